@@ -1,0 +1,320 @@
+//! Cluster state: nodes in a dense arena, bound pods in a slab, and the zone-interleaved node order.
+
+use foldhash::HashMap;
+
+use crate::error::ModelError;
+use crate::intern::{Interner, Symbol};
+use crate::node::{Node, NodeDef, NodeId, NodeInfo, PodId};
+use crate::pod::{Pod, PodDef};
+
+/// A pod bound to a node.
+#[derive(Clone, Debug)]
+pub struct BoundPod {
+    /// The pod.
+    pub pod: Pod,
+    /// Its node.
+    pub node: NodeId,
+}
+
+/// Why a cluster update was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ClusterError {
+    /// A node definition did not compile.
+    #[error("failed to add node {name:?}: {source}")]
+    Node {
+        /// Node name.
+        name: String,
+        /// The field error.
+        source: ModelError,
+    },
+    /// A pod definition did not compile.
+    #[error("failed to add pod {pod:?}: {source}")]
+    Pod {
+        /// Pod name.
+        pod: String,
+        /// The field error.
+        source: ModelError,
+    },
+    /// Two nodes with one name.
+    #[error("node {0:?} already exists")]
+    DuplicateNode(String),
+    /// A pod names a node the cluster does not have.
+    #[error("pod {pod} is bound to node {node:?}, which is not in the cluster")]
+    UnknownNode {
+        /// `<namespace>/<name>`.
+        pod: String,
+        /// The node name.
+        node: String,
+    },
+}
+
+#[derive(Clone, Debug)]
+struct Zone {
+    key: (Symbol, Symbol),
+    nodes: Vec<NodeId>,
+}
+
+/// The cluster: nodes, pods bound to them, and the interner their symbols come from.
+///
+/// Adding or removing a pod updates its node's aggregates in O(1) (plus the node's port list); adding or
+/// removing a node rebuilds the node order in O(nodes).
+#[derive(Clone, Debug, Default)]
+pub struct Cluster {
+    interner: Interner,
+    nodes: Vec<Option<NodeInfo>>,
+    node_by_name: HashMap<Symbol, NodeId>,
+    zones: Vec<Zone>,
+    order: Vec<NodeId>,
+    pods: Vec<Option<BoundPod>>,
+    free_pod_slots: Vec<PodId>,
+    n_pods: usize,
+    images: HashMap<Symbol, ImageState>,
+}
+
+/// What the cluster knows of an image name (upstream `ImageStateSummary`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImageState {
+    /// Size in bytes, as reported by the first node that listed the name.
+    pub size_bytes: i64,
+    /// Number of nodes listing the name.
+    pub n_nodes: u32,
+}
+
+impl Cluster {
+    /// An empty cluster.
+    pub fn new() -> Cluster {
+        Cluster::default()
+    }
+
+    /// An empty cluster reusing `interner` (so symbols compiled elsewhere stay valid).
+    pub fn with_interner(interner: Interner) -> Cluster {
+        Cluster { interner, ..Cluster::default() }
+    }
+
+    /// The interner.
+    #[inline]
+    pub fn interner(&self) -> &Interner {
+        &self.interner
+    }
+
+    /// The interner, to compile definitions against this cluster.
+    pub fn interner_mut(&mut self) -> &mut Interner {
+        &mut self.interner
+    }
+
+    /// Compiles a pod definition against this cluster's interner.
+    pub fn compile_pod(&mut self, def: &PodDef) -> Result<Pod, ModelError> {
+        Pod::compile(def, &mut self.interner)
+    }
+
+    /// Compiles and adds a node.
+    pub fn add_node(&mut self, def: &NodeDef) -> Result<NodeId, ClusterError> {
+        let node = Node::compile(def, &mut self.interner).map_err(|source| ClusterError::Node { name: def.name.clone(), source })?;
+        self.insert_node(node)
+    }
+
+    /// Adds a compiled node. Its place in the node order follows upstream's node tree: appended to its zone.
+    pub fn insert_node(&mut self, node: Node) -> Result<NodeId, ClusterError> {
+        if self.node_by_name.contains_key(&node.name_symbol) {
+            return Err(ClusterError::DuplicateNode(node.name.to_string()));
+        }
+        let id = NodeId(u32::try_from(self.nodes.len()).expect("more than 2^32 nodes"));
+        for &(image, size_bytes) in &node.images {
+            self.images.entry(image).or_insert(ImageState { size_bytes, n_nodes: 0 }).n_nodes += 1;
+        }
+        self.node_by_name.insert(node.name_symbol, id);
+        match self.zones.iter_mut().find(|z| z.key == node.zone_key) {
+            Some(zone) => zone.nodes.push(id),
+            None => self.zones.push(Zone { key: node.zone_key, nodes: vec![id] }),
+        }
+        self.nodes.push(Some(NodeInfo::new(node)));
+        self.rebuild_order();
+        Ok(id)
+    }
+
+    /// Removes a node and every pod bound to it; returns the removed pods.
+    pub fn remove_node(&mut self, id: NodeId) -> Vec<Pod> {
+        let Some(info) = self.nodes.get_mut(id.index()).and_then(Option::take) else { return Vec::new() };
+        for &(image, _) in &info.node.images {
+            if let Some(state) = self.images.get_mut(&image) {
+                state.n_nodes -= 1;
+                if state.n_nodes == 0 {
+                    self.images.remove(&image);
+                }
+            }
+        }
+        self.node_by_name.remove(&info.node.name_symbol);
+        if let Some(zone_idx) = self.zones.iter().position(|z| z.key == info.node.zone_key) {
+            self.zones[zone_idx].nodes.retain(|&n| n != id);
+            if self.zones[zone_idx].nodes.is_empty() {
+                self.zones.remove(zone_idx);
+            }
+        }
+        self.rebuild_order();
+        let mut removed = Vec::with_capacity(info.pods.len());
+        for pod_id in info.pods {
+            if let Some(bound) = self.pods[pod_id.index()].take() {
+                self.free_pod_slots.push(pod_id);
+                self.n_pods -= 1;
+                removed.push(bound.pod);
+            }
+        }
+        removed
+    }
+
+    /// Upstream `nodeTree.list()`: zones in first-seen order, interleaved round-robin.
+    fn rebuild_order(&mut self) {
+        self.order.clear();
+        let longest = self.zones.iter().map(|z| z.nodes.len()).max().unwrap_or(0);
+        for idx in 0..longest {
+            for zone in &self.zones {
+                if let Some(&n) = zone.nodes.get(idx) {
+                    self.order.push(n);
+                }
+            }
+        }
+    }
+
+    /// Binds `pod` to `node`, accounting its requests there. No fit check: this records what runs.
+    pub fn add_pod(&mut self, pod: Pod, node: NodeId) -> PodId {
+        let id = match self.free_pod_slots.pop() {
+            Some(id) => id,
+            None => {
+                self.pods.push(None);
+                PodId(u32::try_from(self.pods.len() - 1).expect("more than 2^32 pods"))
+            }
+        };
+        let info = self.nodes[node.index()].as_mut().expect("add_pod on a removed node");
+        info.add_pod(id, &pod);
+        self.pods[id.index()] = Some(BoundPod { pod, node });
+        self.n_pods += 1;
+        id
+    }
+
+    /// Compiles a pod definition and binds it to the node its `spec.nodeName` names.
+    pub fn add_running_pod(&mut self, def: &PodDef) -> Result<PodId, ClusterError> {
+        let pod = self.compile_pod(def).map_err(|source| ClusterError::Pod { pod: def.name.clone(), source })?;
+        let node = pod.node_name.and_then(|n| self.node_by_name.get(&n).copied());
+        let Some(node) = node else {
+            return Err(ClusterError::UnknownNode { pod: pod.key(&self.interner), node: def.node_name.clone() });
+        };
+        Ok(self.add_pod(pod, node))
+    }
+
+    /// Unbinds a pod and returns it.
+    pub fn remove_pod(&mut self, id: PodId) -> Option<Pod> {
+        let bound = self.pods.get_mut(id.index())?.take()?;
+        if let Some(info) = self.nodes[bound.node.index()].as_mut() {
+            info.remove_pod(id, &bound.pod);
+        }
+        self.free_pod_slots.push(id);
+        self.n_pods -= 1;
+        Some(bound.pod)
+    }
+
+    /// A node by id.
+    ///
+    /// # Panics
+    /// If the node was removed.
+    #[inline]
+    pub fn node(&self, id: NodeId) -> &NodeInfo {
+        self.nodes[id.index()].as_ref().expect("node was removed")
+    }
+
+    /// A node by id, if it exists.
+    pub fn get_node(&self, id: NodeId) -> Option<&NodeInfo> {
+        self.nodes.get(id.index()).and_then(Option::as_ref)
+    }
+
+    /// The id of the node named `name`.
+    pub fn node_id(&self, name: &str) -> Option<NodeId> {
+        self.node_by_name.get(&self.interner.get(name)?).copied()
+    }
+
+    /// The id of the node whose interned name is `name`.
+    pub fn node_id_by_symbol(&self, name: Symbol) -> Option<NodeId> {
+        self.node_by_name.get(&name).copied()
+    }
+
+    /// Nodes in the scheduler's order (upstream's node tree list: zones interleaved).
+    #[inline]
+    pub fn node_order(&self) -> &[NodeId] {
+        &self.order
+    }
+
+    /// Number of nodes.
+    pub fn n_nodes(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Number of bound pods.
+    pub fn n_pods(&self) -> usize {
+        self.n_pods
+    }
+
+    /// A bound pod.
+    pub fn pod(&self, id: PodId) -> Option<&BoundPod> {
+        self.pods.get(id.index()).and_then(Option::as_ref)
+    }
+
+    /// Bound pods with their ids.
+    pub fn pods(&self) -> impl Iterator<Item = (PodId, &BoundPod)> {
+        self.pods.iter().enumerate().filter_map(|(idx, p)| p.as_ref().map(|p| (PodId(idx as u32), p)))
+    }
+
+    /// The cluster-wide state of an image name: its size and how many nodes have it (ImageLocality).
+    #[inline]
+    pub fn image_state(&self, name: Symbol) -> Option<ImageState> {
+        self.images.get(&name).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{node, pod};
+
+    #[test]
+    fn node_order_interleaves_zones_in_first_seen_order() {
+        let mut c = Cluster::new();
+        for (name, zone) in [("a1", "a"), ("a2", "a"), ("a3", "a"), ("b1", "b"), ("c1", "c"), ("b2", "b")] {
+            c.add_node(&node(name).label("topology.kubernetes.io/zone", zone).def).unwrap();
+        }
+        let names: Vec<&str> = c.node_order().iter().map(|&id| &*c.node(id).node.name).collect();
+        assert_eq!(names, ["a1", "b1", "c1", "a2", "b2", "a3"]);
+        c.remove_node(c.node_id("b1").unwrap());
+        let names: Vec<&str> = c.node_order().iter().map(|&id| &*c.node(id).node.name).collect();
+        assert_eq!(names, ["a1", "b2", "c1", "a2", "a3"]);
+    }
+
+    #[test]
+    fn beta_zone_label_wins() {
+        let mut c = Cluster::new();
+        c.add_node(&node("x").label("topology.kubernetes.io/zone", "a").label("failure-domain.beta.kubernetes.io/zone", "b").def).unwrap();
+        let zone = c.node(c.node_id("x").unwrap()).node.zone_key.1;
+        assert_eq!(c.interner().resolve(zone), "b");
+    }
+
+    #[test]
+    fn adding_and_removing_pods_updates_aggregates() {
+        let mut c = Cluster::new();
+        let n = c.add_node(&node("n").cpu("4").memory("8Gi").def).unwrap();
+        let p1 = c.compile_pod(&pod("p1").container(&[("cpu", "1")]).def).unwrap();
+        let p2 = c.compile_pod(&pod("p2").container(&[("memory", "1Gi")]).def).unwrap();
+        let id1 = c.add_pod(p1, n);
+        let _id2 = c.add_pod(p2, n);
+        let info = c.node(n);
+        assert_eq!((info.requested.milli_cpu, info.requested.memory, info.n_pods()), (1000, 1 << 30, 2));
+        assert_eq!((info.non_zero_requested_milli_cpu, info.non_zero_requested_memory), (1100, (1 << 30) + (200 << 20)));
+        c.remove_pod(id1);
+        let info = c.node(n);
+        assert_eq!((info.requested.milli_cpu, info.n_pods(), c.n_pods()), (0, 1, 1));
+    }
+
+    #[test]
+    fn duplicate_node_names_are_refused() {
+        let mut c = Cluster::new();
+        c.add_node(&node("n").def).unwrap();
+        assert_eq!(c.add_node(&node("n").def), Err(ClusterError::DuplicateNode("n".into())));
+    }
+}

@@ -1,0 +1,358 @@
+//! The plugin framework: one small trait per extension point, per-cycle plugin state, and the plugin handle.
+//!
+//! A plugin is a type implementing [`Plugin`] plus the extension-point traits it needs; its
+//! [`Plugin::extension_points`] hands the framework one trait object per point, once, when the profile is
+//! built. Weights and normalisation order belong to the framework, never to plugins.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use crate::cluster::Cluster;
+use crate::intern::Symbol;
+use crate::node::NodeInfo;
+use crate::pod::Pod;
+use crate::status::Status;
+
+/// Upstream `MaxNodeScore`.
+pub const MAX_NODE_SCORE: i64 = 100;
+/// Upstream `MinNodeScore`.
+pub const MIN_NODE_SCORE: i64 = 0;
+
+/// The extension points of upstream's framework, in the order upstream lists them in configuration.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub enum ExtensionPoint {
+    /// `preEnqueue`.
+    PreEnqueue,
+    /// `queueSort`.
+    QueueSort,
+    /// `preFilter`.
+    PreFilter,
+    /// `filter`.
+    Filter,
+    /// `postFilter`.
+    PostFilter,
+    /// `preScore`.
+    PreScore,
+    /// `score`.
+    Score,
+    /// `reserve`.
+    Reserve,
+    /// `permit`.
+    Permit,
+    /// `preBind`.
+    PreBind,
+    /// `bind`.
+    Bind,
+    /// `postBind`.
+    PostBind,
+}
+
+impl ExtensionPoint {
+    /// Every point.
+    pub const ALL: [ExtensionPoint; 12] = [
+        ExtensionPoint::PreEnqueue,
+        ExtensionPoint::QueueSort,
+        ExtensionPoint::PreFilter,
+        ExtensionPoint::Filter,
+        ExtensionPoint::PostFilter,
+        ExtensionPoint::PreScore,
+        ExtensionPoint::Score,
+        ExtensionPoint::Reserve,
+        ExtensionPoint::Permit,
+        ExtensionPoint::PreBind,
+        ExtensionPoint::Bind,
+        ExtensionPoint::PostBind,
+    ];
+
+    /// The configuration key (`preFilter`).
+    pub fn config_name(self) -> &'static str {
+        match self {
+            ExtensionPoint::PreEnqueue => "preEnqueue",
+            ExtensionPoint::QueueSort => "queueSort",
+            ExtensionPoint::PreFilter => "preFilter",
+            ExtensionPoint::Filter => "filter",
+            ExtensionPoint::PostFilter => "postFilter",
+            ExtensionPoint::PreScore => "preScore",
+            ExtensionPoint::Score => "score",
+            ExtensionPoint::Reserve => "reserve",
+            ExtensionPoint::Permit => "permit",
+            ExtensionPoint::PreBind => "preBind",
+            ExtensionPoint::Bind => "bind",
+            ExtensionPoint::PostBind => "postBind",
+        }
+    }
+
+    /// Upstream's interface name, used in its error messages (`FilterPlugin`).
+    pub fn interface_name(self) -> &'static str {
+        match self {
+            ExtensionPoint::PreEnqueue => "PreEnqueuePlugin",
+            ExtensionPoint::QueueSort => "QueueSortPlugin",
+            ExtensionPoint::PreFilter => "PreFilterPlugin",
+            ExtensionPoint::Filter => "FilterPlugin",
+            ExtensionPoint::PostFilter => "PostFilterPlugin",
+            ExtensionPoint::PreScore => "PreScorePlugin",
+            ExtensionPoint::Score => "ScorePlugin",
+            ExtensionPoint::Reserve => "ReservePlugin",
+            ExtensionPoint::Permit => "PermitPlugin",
+            ExtensionPoint::PreBind => "PreBindPlugin",
+            ExtensionPoint::Bind => "BindPlugin",
+            ExtensionPoint::PostBind => "PostBindPlugin",
+        }
+    }
+
+    /// Whether simsched runs plugins at this point. Reserve, Permit, PreBind, Bind and PostBind act after
+    /// the node is chosen; simsched's decision ends at the chosen node and the caller binds.
+    pub fn is_executed(self) -> bool {
+        matches!(
+            self,
+            ExtensionPoint::PreEnqueue
+                | ExtensionPoint::QueueSort
+                | ExtensionPoint::PreFilter
+                | ExtensionPoint::Filter
+                | ExtensionPoint::PreScore
+                | ExtensionPoint::Score
+        )
+    }
+}
+
+/// A plugin. Implement the extension-point traits it needs and return them from
+/// [`Plugin::extension_points`].
+pub trait Plugin: Send + Sync + 'static {
+    /// The plugin's name, as used in configuration (`NodeResourcesFit`).
+    fn name(&self) -> &str;
+
+    /// The extension points the plugin implements, as trait objects of itself.
+    fn extension_points(self: Arc<Self>) -> ExtensionPoints;
+}
+
+/// The extension points one plugin implements.
+#[derive(Clone, Default)]
+pub struct ExtensionPoints {
+    /// PreEnqueue.
+    pub pre_enqueue: Option<Arc<dyn PreEnqueuePlugin>>,
+    /// QueueSort.
+    pub queue_sort: Option<Arc<dyn QueueSortPlugin>>,
+    /// PreFilter.
+    pub pre_filter: Option<Arc<dyn PreFilterPlugin>>,
+    /// Filter.
+    pub filter: Option<Arc<dyn FilterPlugin>>,
+    /// PreScore.
+    pub pre_score: Option<Arc<dyn PreScorePlugin>>,
+    /// Score.
+    pub score: Option<Arc<dyn ScorePlugin>>,
+}
+
+impl ExtensionPoints {
+    /// Whether the plugin implements `point`.
+    pub fn implements(&self, point: ExtensionPoint) -> bool {
+        match point {
+            ExtensionPoint::PreEnqueue => self.pre_enqueue.is_some(),
+            ExtensionPoint::QueueSort => self.queue_sort.is_some(),
+            ExtensionPoint::PreFilter => self.pre_filter.is_some(),
+            ExtensionPoint::Filter => self.filter.is_some(),
+            ExtensionPoint::PreScore => self.pre_score.is_some(),
+            ExtensionPoint::Score => self.score.is_some(),
+            _ => false,
+        }
+    }
+}
+
+/// What a plugin sees of the world during a cycle.
+#[derive(Clone, Copy)]
+pub struct CycleContext<'a> {
+    /// The cluster snapshot being scheduled on.
+    pub cluster: &'a Cluster,
+}
+
+/// A plugin's per-cycle data, written at PreFilter or PreScore and read at Filter or Score.
+pub trait StateData: Any + Send + Sync {
+    /// A copy (upstream `StateData.Clone`), used when the cycle state is cloned.
+    fn clone_data(&self) -> Box<dyn StateData>;
+    /// `self` as `Any`, to downcast.
+    fn as_any(&self) -> &dyn Any;
+    /// `self` as mutable `Any`, to downcast.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<T: Any + Send + Sync + Clone> StateData for T {
+    fn clone_data(&self) -> Box<dyn StateData> {
+        Box::new(self.clone())
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+/// One plugin's slot in the cycle state. Each plugin owns one slot per cycle, shared by its PreFilter and
+/// Filter, and another shared by its PreScore and Score.
+#[derive(Default)]
+pub struct StateSlot(Option<Box<dyn StateData>>);
+
+impl StateSlot {
+    /// Stores `data`, replacing what was there.
+    pub fn put<T: StateData>(&mut self, data: T) {
+        self.0 = Some(Box::new(data));
+    }
+
+    /// The stored data, if it is a `T`.
+    pub fn get<T: 'static>(&self) -> Option<&T> {
+        self.0.as_deref().and_then(|d| d.as_any().downcast_ref())
+    }
+
+    /// The stored data, mutably, if it is a `T`.
+    pub fn get_mut<T: 'static>(&mut self) -> Option<&mut T> {
+        self.0.as_deref_mut().and_then(|d| d.as_any_mut().downcast_mut())
+    }
+
+    /// Empties the slot.
+    pub fn clear(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Clone for StateSlot {
+    fn clone(&self) -> Self {
+        StateSlot(self.0.as_deref().map(|d| d.clone_data()))
+    }
+}
+
+/// PreEnqueue: whether the pod may enter the active queue at all.
+pub trait PreEnqueuePlugin: Send + Sync {
+    /// Success admits the pod; anything else gates it.
+    fn pre_enqueue(&self, pod: &Pod) -> Status;
+}
+
+/// A pod waiting in the scheduling queue, as QueueSort sees it.
+#[derive(Clone, Copy)]
+pub struct QueuedPodInfo<'a> {
+    /// The pod.
+    pub pod: &'a Pod,
+    /// When the pod was last added to the queue, in the caller's time unit.
+    pub timestamp: u64,
+}
+
+/// QueueSort: the order of the active queue.
+pub trait QueueSortPlugin: Send + Sync {
+    /// Whether `a` is scheduled before `b`.
+    fn less(&self, a: &QueuedPodInfo<'_>, b: &QueuedPodInfo<'_>) -> bool;
+}
+
+/// What a PreFilter plugin returns.
+#[derive(Clone, Debug, Default)]
+pub struct PreFilterResult {
+    /// Success, Skip (this plugin's Filter is skipped), or a rejection.
+    pub status: Status,
+    /// The only nodes worth filtering (upstream `PreFilterResult.NodeNames`); `None` means all nodes.
+    pub node_names: Option<Vec<Symbol>>,
+}
+
+impl From<Status> for PreFilterResult {
+    fn from(status: Status) -> Self {
+        PreFilterResult { status, node_names: None }
+    }
+}
+
+/// PreFilter: per-cycle checks and precomputation before filtering.
+pub trait PreFilterPlugin: Send + Sync {
+    /// Runs once per cycle over all nodes.
+    fn pre_filter(&self, cx: &CycleContext<'_>, pod: &Pod, state: &mut StateSlot) -> PreFilterResult;
+}
+
+/// Filter: whether the pod can run on a node.
+pub trait FilterPlugin: Send + Sync {
+    /// The verdict for one node: Success, Unschedulable or UnschedulableAndUnresolvable with reasons.
+    fn filter(&self, cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo, state: &StateSlot) -> Status;
+
+    /// The verdicts for several nodes; `out[i]` starts as Success and is overwritten for rejected nodes.
+    /// The default calls [`FilterPlugin::filter`] for each node (statically dispatched); override it only
+    /// to share work across nodes.
+    fn filter_nodes(&self, cx: &CycleContext<'_>, pod: &Pod, nodes: &[&NodeInfo], state: &StateSlot, out: &mut [Status]) {
+        for (node, verdict) in nodes.iter().zip(out.iter_mut()) {
+            let status = self.filter(cx, pod, node, state);
+            if !status.is_success() {
+                *verdict = status;
+            }
+        }
+    }
+}
+
+/// PreScore: per-cycle precomputation over the feasible nodes.
+pub trait PreScorePlugin: Send + Sync {
+    /// Success, Skip (this plugin's Score contributes nothing this cycle), or an error.
+    fn pre_score(&self, cx: &CycleContext<'_>, pod: &Pod, nodes: &[&NodeInfo], state: &mut StateSlot) -> Status;
+}
+
+/// Score: how much the plugin likes a node, and optionally a normalisation over all scored nodes.
+pub trait ScorePlugin: Send + Sync {
+    /// The raw score for one node.
+    fn score(&self, cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo, state: &StateSlot) -> Result<i64, Status>;
+
+    /// Raw scores for several nodes into `out`. The default calls [`ScorePlugin::score`] per node.
+    fn score_nodes(&self, cx: &CycleContext<'_>, pod: &Pod, nodes: &[&NodeInfo], state: &StateSlot, out: &mut [i64]) -> Result<(), Status> {
+        for (node, score) in nodes.iter().zip(out.iter_mut()) {
+            *score = self.score(cx, pod, node, state)?;
+        }
+        Ok(())
+    }
+
+    /// Whether [`ScorePlugin::normalize`] does anything (upstream: `ScoreExtensions() != nil`).
+    fn has_normalize(&self) -> bool {
+        false
+    }
+
+    /// Rewrites `scores` (aligned with `nodes`) into 0..=100.
+    fn normalize(&self, _cx: &CycleContext<'_>, _pod: &Pod, _nodes: &[&NodeInfo], _state: &StateSlot, _scores: &mut [i64]) -> Status {
+        Status::success()
+    }
+}
+
+/// Upstream `helper.DefaultNormalizeScore`: scales scores so the largest becomes `max_priority`, optionally
+/// reversed. Scores are assumed non-negative.
+pub fn default_normalize_score(max_priority: i64, reverse: bool, scores: &mut [i64]) {
+    let max_count = scores.iter().copied().fold(0, i64::max);
+    if max_count == 0 {
+        if reverse {
+            scores.iter_mut().for_each(|s| *s = max_priority);
+        }
+        return;
+    }
+    for s in scores.iter_mut() {
+        *s = max_priority * *s / max_count;
+        if reverse {
+            *s = max_priority - *s;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_normalize_score_cases() {
+        let check = |input: &[i64], reverse: bool, want: &[i64]| {
+            let mut s = input.to_vec();
+            default_normalize_score(100, reverse, &mut s);
+            assert_eq!(s, want, "{input:?} reverse={reverse}");
+        };
+        // Spec §3.4: counts 0, 1, 2 reversed ⇒ 100, 50, 0.
+        check(&[0, 1, 2], true, &[100, 50, 0]);
+        check(&[0, 1, 2], false, &[0, 50, 100]);
+        check(&[0, 0], true, &[100, 100]);
+        check(&[0, 0], false, &[0, 0]);
+        check(&[1, 3], false, &[33, 100]);
+    }
+
+    #[test]
+    fn state_slots_downcast_to_their_type() {
+        let mut slot = StateSlot::default();
+        slot.put(42u32);
+        assert_eq!(slot.get::<u32>(), Some(&42));
+        assert_eq!(slot.get::<i64>(), None);
+        *slot.get_mut::<u32>().unwrap() += 1;
+        assert_eq!(slot.clone().get::<u32>(), Some(&43));
+    }
+}

@@ -1,0 +1,665 @@
+//! The scheduling cycle (upstream `schedulePod`): PreEnqueue, PreFilter, filtering from a rotating start
+//! index with `numFeasibleNodesToFind` sampling, the single-feasible-node shortcut, PreScore, Score,
+//! NormalizeScore, weighting, and a seeded uniform tie-break.
+//!
+//! Filtering is evaluated in chunks: every Filter plugin runs over a chunk of nodes before the next plugin
+//! runs over the chunk's survivors, and the verdicts are then walked in node order exactly as upstream's
+//! search with `parallelism: 1` walks them. Chunks may be evaluated on rayon threads; the walk is
+//! sequential, so the result never depends on the thread count.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+use rand::{RngExt, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rayon::prelude::*;
+
+use crate::cluster::Cluster;
+use crate::config::{ConfigError, SchedulerConfig};
+use crate::framework::{CycleContext, MAX_NODE_SCORE, MIN_NODE_SCORE, StateSlot};
+use crate::intern::Symbol;
+use crate::node::{NodeId, NodeInfo};
+use crate::pod::Pod;
+use crate::profile::Profile;
+use crate::registry::Registry;
+use crate::status::{Code, Status};
+
+/// Upstream `minFeasibleNodesToFind`.
+pub const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;
+/// Upstream `minFeasibleNodesPercentageToFind`.
+pub const MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND: usize = 5;
+
+/// Nodes filtered per plugin call.
+const FILTER_CHUNK: usize = 128;
+/// Nodes scored per plugin call on one thread.
+const SCORE_CHUNK: usize = 256;
+
+/// Upstream `numFeasibleNodesToFind`: how many feasible nodes the search looks for among `n_nodes`.
+pub fn num_feasible_nodes_to_find(percentage: i32, n_nodes: usize) -> usize {
+    if n_nodes < MIN_FEASIBLE_NODES_TO_FIND {
+        return n_nodes;
+    }
+    let mut pct = percentage as i64;
+    if pct == 0 {
+        pct = (50 - n_nodes as i64 / 125).max(MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND as i64);
+    }
+    let n = (n_nodes as i64 * pct / 100) as usize;
+    n.max(MIN_FEASIBLE_NODES_TO_FIND)
+}
+
+/// A successful decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScheduleResult {
+    /// The chosen node.
+    pub node: NodeId,
+    /// Nodes whose filters ran.
+    pub evaluated_nodes: usize,
+    /// Nodes that passed the filters.
+    pub feasible_nodes: usize,
+}
+
+/// A node's filter verdict in a [`Diagnosis`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeStatus {
+    /// The node.
+    pub node: NodeId,
+    /// Index of the rejecting plugin in the profile, `None` for statuses not from a plugin.
+    pub plugin: Option<usize>,
+    /// The status.
+    pub status: Status,
+}
+
+/// Why no node fits (upstream `framework.Diagnosis`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Diagnosis {
+    /// Nodes rejected by a filter, in evaluation order.
+    pub node_statuses: Vec<NodeStatus>,
+    /// Status of nodes without an explicit entry: PreFilter's rejection, the "didn't satisfy plugin(s)"
+    /// status of nodes excluded by a PreFilter result, or a reasonless `UnschedulableAndUnresolvable`.
+    pub absent_status: Status,
+    /// Plugins that rejected the pod (profile indices, sorted).
+    pub unschedulable_plugins: BTreeSet<usize>,
+    /// PreFilter's message when PreFilter rejected the pod.
+    pub pre_filter_msg: String,
+    /// PostFilter's message (preemption), if any ran.
+    pub post_filter_msg: String,
+}
+
+/// The pod fits no node (upstream `FitError`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FitError {
+    /// Nodes in the cluster.
+    pub num_all_nodes: usize,
+    /// Why.
+    pub diagnosis: Diagnosis,
+}
+
+impl FitError {
+    /// Upstream `FitError.Error()`: `0/3 nodes are available: 1 Insufficient cpu, 2 node(s) had untolerated taint(s).`
+    /// The histogram is sorted as strings, as upstream does (`"10 …"` before `"2 …"`).
+    pub fn message(&self) -> String {
+        let mut msg = format!("0/{} nodes are available:", self.num_all_nodes);
+        let d = &self.diagnosis;
+        if !d.pre_filter_msg.is_empty() {
+            let _ = write!(msg, " {}.", d.pre_filter_msg);
+        } else {
+            let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+            for ns in &d.node_statuses {
+                for r in ns.status.reasons() {
+                    *counts.entry(r).or_default() += 1;
+                }
+            }
+            if d.node_statuses.len() < self.num_all_nodes {
+                for r in d.absent_status.reasons() {
+                    *counts.entry(r).or_default() += self.num_all_nodes - d.node_statuses.len();
+                }
+            }
+            let mut lines: Vec<String> = counts.iter().map(|(reason, n)| format!("{n} {reason}")).collect();
+            lines.sort();
+            if !lines.is_empty() {
+                let _ = write!(msg, " {}.", lines.join(", "));
+            }
+        }
+        if !d.post_filter_msg.is_empty() {
+            let _ = write!(msg, " {}", d.post_filter_msg);
+        }
+        msg
+    }
+}
+
+/// Why `schedule_one` chose no node.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    /// No profile has the pod's `schedulerName`.
+    #[error("no profile has schedulerName {0:?}")]
+    UnknownProfile(String),
+    /// A PreEnqueue plugin keeps the pod out of the queue.
+    #[error("pod is not admitted to the scheduling queue by {plugin}: {}", status.message())]
+    Gated {
+        /// The plugin.
+        plugin: String,
+        /// Its status.
+        status: Status,
+    },
+    /// The cluster has no nodes.
+    #[error("no nodes available to schedule pods")]
+    NoNodes,
+    /// No node fits.
+    #[error("{}", .0.message())]
+    Unschedulable(Box<FitError>),
+    /// A plugin failed internally; the cycle was aborted.
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// Options of one cycle.
+#[derive(Clone, Copy, Debug)]
+struct CycleOptions {
+    /// Stop the search at `numFeasibleNodesToFind` (false: evaluate every node).
+    sample: bool,
+    /// Score every node, feasible or not (explain only).
+    score_all_nodes: bool,
+    /// Whether this is a real cycle that advances the rotating start index.
+    advance: bool,
+}
+
+/// What explain records of a cycle.
+#[derive(Default)]
+pub(crate) struct Trace {
+    pub(crate) pre_filter_skipped: Vec<usize>,
+    pub(crate) pre_score_skipped: Vec<usize>,
+    pub(crate) feasible: Vec<NodeId>,
+    pub(crate) scored_nodes: Vec<NodeId>,
+    /// Per score plugin (in profile order): (plugin index, weight, raw scores, normalised scores), aligned with `scored_nodes`.
+    pub(crate) scores: Vec<(usize, i64, Vec<i64>, Vec<i64>)>,
+    pub(crate) totals: Vec<i64>,
+    pub(crate) diagnosis: Diagnosis,
+}
+
+/// A scheduler: profiles, the rotating start index, and the tie-breaking RNG.
+pub struct Scheduler {
+    profiles: Vec<Profile>,
+    percentage_of_nodes_to_score: i32,
+    next_start_node_index: usize,
+    rng: Xoshiro256PlusPlus,
+    parallel_min_nodes: usize,
+}
+
+impl Scheduler {
+    /// A scheduler with these profiles; `seed` seeds the tie-breaking RNG.
+    pub fn new(profiles: Vec<Profile>, percentage_of_nodes_to_score: i32, seed: u64) -> Scheduler {
+        Scheduler {
+            profiles,
+            percentage_of_nodes_to_score,
+            next_start_node_index: 0,
+            rng: Xoshiro256PlusPlus::seed_from_u64(seed),
+            parallel_min_nodes: 2048,
+        }
+    }
+
+    /// Builds the profiles of `config` from `registry`.
+    pub fn from_config(config: &SchedulerConfig, registry: &Registry, cluster: &mut Cluster, seed: u64) -> Result<Scheduler, ConfigError> {
+        let profiles = Profile::build_all(config, registry, cluster.interner_mut())?;
+        Ok(Scheduler::new(profiles, config.percentage_of_nodes_to_score, seed))
+    }
+
+    /// Evaluates chunks of nodes on rayon threads when a cycle filters or scores at least `n` nodes
+    /// (default 2048). Results are identical either way.
+    pub fn set_parallel_min_nodes(&mut self, n: usize) {
+        self.parallel_min_nodes = n.max(1);
+    }
+
+    /// The profiles.
+    pub fn profiles(&self) -> &[Profile] {
+        &self.profiles
+    }
+
+    /// The profile for `scheduler_name`.
+    pub fn profile(&self, scheduler_name: &str) -> Option<&Profile> {
+        self.profiles.iter().find(|p| p.scheduler_name == scheduler_name)
+    }
+
+    fn profile_index(&self, cluster: &Cluster, pod: &Pod) -> Result<usize, ScheduleError> {
+        let name = cluster.interner().resolve(pod.scheduler_name);
+        self.profiles.iter().position(|p| p.scheduler_name == name).ok_or_else(|| ScheduleError::UnknownProfile(name.to_string()))
+    }
+
+    /// Runs the PreEnqueue plugins: whether the pod may enter the scheduling queue.
+    pub fn pre_enqueue(&self, cluster: &Cluster, pod: &Pod) -> Result<(), ScheduleError> {
+        let profile = &self.profiles[self.profile_index(cluster, pod)?];
+        for slot in &profile.pre_enqueue {
+            let status = slot.imp.pre_enqueue(pod);
+            if !status.is_success() {
+                return Err(ScheduleError::Gated { plugin: profile.plugin_name(slot.plugin).to_string(), status });
+            }
+        }
+        Ok(())
+    }
+
+    /// One scheduling cycle for `pod` on `cluster`: the node upstream kube-scheduler would choose, with
+    /// ties broken uniformly at random by the seeded RNG. The cluster is not modified; bind with
+    /// [`Cluster::add_pod`].
+    pub fn schedule_one(&mut self, cluster: &Cluster, pod: &Pod) -> Result<ScheduleResult, ScheduleError> {
+        let profile_idx = self.profile_index(cluster, pod)?;
+        self.pre_enqueue(cluster, pod)?;
+        self.cycle(profile_idx, cluster, pod, CycleOptions { sample: true, score_all_nodes: false, advance: true }, None)
+    }
+
+    /// Explains the decision for `pod`: every node evaluated (no sampling), every filter verdict and score.
+    /// With `score_all_nodes`, every node is scored and normalised over, feasible or not. The rotating start
+    /// index is not used or advanced; the tie-breaking RNG is.
+    pub fn explain(&mut self, cluster: &Cluster, pod: &Pod, score_all_nodes: bool) -> Result<crate::explain::Explanation, ScheduleError> {
+        let profile_idx = self.profile_index(cluster, pod)?;
+        let mut trace = Trace::default();
+        let gate = self.pre_enqueue(cluster, pod);
+        let outcome = match gate {
+            Err(e) => Err(e),
+            Ok(()) => {
+                self.cycle(profile_idx, cluster, pod, CycleOptions { sample: false, score_all_nodes, advance: false }, Some(&mut trace))
+            }
+        };
+        Ok(crate::explain::Explanation::new(&self.profiles[profile_idx], cluster, pod, outcome, trace))
+    }
+
+    fn cycle(
+        &mut self,
+        profile_idx: usize,
+        cluster: &Cluster,
+        pod: &Pod,
+        opts: CycleOptions,
+        mut trace: Option<&mut Trace>,
+    ) -> Result<ScheduleResult, ScheduleError> {
+        let profile = &self.profiles[profile_idx];
+        let all_nodes = cluster.node_order();
+        if all_nodes.is_empty() {
+            return Err(ScheduleError::NoNodes);
+        }
+        let cx = CycleContext { cluster };
+        let n_plugins = profile.plugin_names().len();
+        let mut filter_state: Vec<StateSlot> = std::iter::repeat_with(StateSlot::default).take(n_plugins).collect();
+        let mut skip_filter = vec![false; n_plugins];
+
+        // PreFilter.
+        let mut narrowed: Option<Vec<Symbol>> = None;
+        let mut plugins_with_nodes: BTreeSet<usize> = BTreeSet::new();
+        let mut rejection: Option<(usize, Status)> = None;
+        for slot in &profile.pre_filter {
+            let result = slot.imp.pre_filter(&cx, pod, &mut filter_state[slot.plugin]);
+            match result.status.code() {
+                Code::Skip => {
+                    skip_filter[slot.plugin] = true;
+                    if let Some(t) = trace.as_deref_mut() {
+                        t.pre_filter_skipped.push(slot.plugin);
+                    }
+                    continue;
+                }
+                Code::Success => {}
+                Code::UnschedulableAndUnresolvable => {
+                    rejection = Some((slot.plugin, result.status));
+                    break;
+                }
+                Code::Unschedulable => {
+                    rejection = Some((slot.plugin, result.status));
+                    continue;
+                }
+                _ => {
+                    return Err(ScheduleError::Internal(format!(
+                        "running PreFilter plugin {:?}: {}",
+                        profile.plugin_name(slot.plugin),
+                        result.status.message()
+                    )));
+                }
+            }
+            if let Some(names) = result.node_names {
+                plugins_with_nodes.insert(slot.plugin);
+                narrowed = Some(match narrowed {
+                    None => names,
+                    Some(prev) => prev.into_iter().filter(|n| names.contains(n)).collect(),
+                });
+                if narrowed.as_ref().is_some_and(Vec::is_empty) {
+                    let names: Vec<&str> = plugins_with_nodes.iter().map(|&p| profile.plugin_name(p)).collect();
+                    let msg = if names.len() == 1 {
+                        format!("node(s) didn't satisfy plugin {}", names[0])
+                    } else {
+                        format!("node(s) didn't satisfy plugin(s) [{}] simultaneously", names.join(" "))
+                    };
+                    let diagnosis = Diagnosis {
+                        absent_status: Status::unresolvable(msg.clone()),
+                        unschedulable_plugins: plugins_with_nodes,
+                        pre_filter_msg: msg,
+                        ..Diagnosis::default()
+                    };
+                    return Err(unschedulable(all_nodes.len(), diagnosis, trace));
+                }
+            }
+        }
+        if let Some((plugin, status)) = rejection {
+            let diagnosis = Diagnosis {
+                pre_filter_msg: status.message(),
+                absent_status: status,
+                unschedulable_plugins: BTreeSet::from([plugin]),
+                ..Diagnosis::default()
+            };
+            return Err(unschedulable(all_nodes.len(), diagnosis, trace));
+        }
+
+        // The nodes to filter: all, or those a PreFilter result allows, in node order.
+        let narrowed_ids: Option<Vec<NodeId>> = narrowed.map(|names| {
+            // Upstream iterates a Go map here (random order); simsched keeps the node order.
+            let allowed: foldhash::HashSet<NodeId> = names.iter().filter_map(|&n| cluster.node_id_by_symbol(n)).collect();
+            all_nodes.iter().copied().filter(|n| allowed.contains(n)).collect()
+        });
+        let nodes: &[NodeId] = narrowed_ids.as_deref().unwrap_or(all_nodes);
+        let absent_status = if narrowed_ids.is_some() {
+            let names: Vec<&str> = plugins_with_nodes.iter().map(|&p| profile.plugin_name(p)).collect();
+            Status::unresolvable(format!("node(s) didn't satisfy plugin(s) [{}]", names.join(" ")))
+        } else {
+            Status::code_only(Code::UnschedulableAndUnresolvable)
+        };
+
+        // Filter.
+        let has_scoring = !profile.score.is_empty();
+        let mut num_to_find = if opts.sample {
+            let pct = profile.percentage_of_nodes_to_score.unwrap_or(self.percentage_of_nodes_to_score);
+            num_feasible_nodes_to_find(pct, nodes.len())
+        } else {
+            nodes.len()
+        };
+        if !has_scoring && opts.sample {
+            num_to_find = 1;
+        }
+        let start = if opts.advance && !nodes.is_empty() { self.next_start_node_index % nodes.len() } else { 0 };
+        let filters: Vec<&crate::profile::Slot<dyn crate::framework::FilterPlugin>> =
+            profile.filter.iter().filter(|s| !skip_filter[s.plugin]).collect();
+        let search = search_feasible(&cx, pod, nodes, start, num_to_find, &filters, &filter_state, self.parallel_min_nodes, profile)?;
+        if opts.advance {
+            let processed = search.feasible.len() + search.failures.len();
+            self.next_start_node_index = (self.next_start_node_index + processed) % all_nodes.len();
+        }
+        let evaluated = search.feasible.len() + search.failures.len();
+        let mut diagnosis = Diagnosis { absent_status, unschedulable_plugins: plugins_with_nodes, ..Diagnosis::default() };
+        for f in &search.failures {
+            if f.status.is_rejected()
+                && let Some(p) = f.plugin
+            {
+                diagnosis.unschedulable_plugins.insert(p);
+            }
+        }
+        diagnosis.node_statuses = search.failures;
+        let feasible = search.feasible;
+        if let Some(t) = trace.as_deref_mut() {
+            t.feasible = feasible.clone();
+        }
+        if feasible.is_empty() {
+            return Err(unschedulable(all_nodes.len(), diagnosis, trace));
+        }
+        if let Some(t) = trace.as_deref_mut() {
+            t.diagnosis = diagnosis;
+        }
+        if feasible.len() == 1 && !opts.score_all_nodes {
+            return Ok(ScheduleResult { node: feasible[0], evaluated_nodes: evaluated, feasible_nodes: 1 });
+        }
+
+        // Score.
+        let scored: Vec<NodeId> = if opts.score_all_nodes { all_nodes.to_vec() } else { feasible.clone() };
+        let infos: Vec<&NodeInfo> = scored.iter().map(|&n| cluster.node(n)).collect();
+        let totals = prioritize(&cx, pod, profile, &infos, self.parallel_min_nodes, trace.as_deref_mut())?;
+        if let Some(t) = trace {
+            t.scored_nodes = scored.clone();
+            t.totals = totals.clone();
+        }
+
+        // Select: the highest total among feasible nodes; ties uniformly at random (reservoir sampling in
+        // evaluation order, as pre-1.36 selectHost).
+        let mut best: Option<(i64, NodeId)> = None;
+        let mut n_ties = 0u64;
+        for (i, &node) in scored.iter().enumerate() {
+            if opts.score_all_nodes && !feasible.contains(&node) {
+                continue;
+            }
+            let total = totals[i];
+            match best {
+                Some((b, _)) if total < b => {}
+                Some((b, _)) if total == b => {
+                    n_ties += 1;
+                    if self.rng.random_range(0..n_ties) == 0 {
+                        best = Some((total, node));
+                    }
+                }
+                _ => {
+                    best = Some((total, node));
+                    n_ties = 1;
+                }
+            }
+        }
+        let (_, node) = best.expect("at least two feasible nodes");
+        Ok(ScheduleResult { node, evaluated_nodes: evaluated, feasible_nodes: feasible.len() })
+    }
+}
+
+fn unschedulable(num_all_nodes: usize, diagnosis: Diagnosis, trace: Option<&mut Trace>) -> ScheduleError {
+    if let Some(t) = trace {
+        t.diagnosis = diagnosis.clone();
+    }
+    ScheduleError::Unschedulable(Box::new(FitError { num_all_nodes, diagnosis }))
+}
+
+struct Search {
+    feasible: Vec<NodeId>,
+    failures: Vec<NodeStatus>,
+}
+
+/// One node's verdict within a chunk: `None` passed, else (plugin, status).
+type Verdict = Option<(usize, Status)>;
+
+fn evaluate_chunk(
+    cx: &CycleContext<'_>,
+    pod: &Pod,
+    ids: &[NodeId],
+    filters: &[&crate::profile::Slot<dyn crate::framework::FilterPlugin>],
+    state: &[StateSlot],
+) -> Vec<Verdict> {
+    let mut verdicts: Vec<Verdict> = vec![None; ids.len()];
+    let mut alive: Vec<usize> = (0..ids.len()).collect();
+    let mut refs: Vec<&NodeInfo> = Vec::with_capacity(ids.len());
+    let mut out: Vec<Status> = Vec::with_capacity(ids.len());
+    for slot in filters {
+        if alive.is_empty() {
+            break;
+        }
+        refs.clear();
+        refs.extend(alive.iter().map(|&i| cx.cluster.node(ids[i])));
+        out.clear();
+        out.resize(alive.len(), Status::success());
+        slot.imp.filter_nodes(cx, pod, &refs, &state[slot.plugin], &mut out);
+        let mut next_alive = Vec::with_capacity(alive.len());
+        for (k, status) in out.drain(..).enumerate() {
+            if status.is_success() {
+                next_alive.push(alive[k]);
+            } else {
+                verdicts[alive[k]] = Some((slot.plugin, status));
+            }
+        }
+        alive = next_alive;
+    }
+    verdicts
+}
+
+#[expect(clippy::too_many_arguments, reason = "the cycle's pieces, passed explicitly to keep borrows apart")]
+fn search_feasible(
+    cx: &CycleContext<'_>,
+    pod: &Pod,
+    nodes: &[NodeId],
+    start: usize,
+    num_to_find: usize,
+    filters: &[&crate::profile::Slot<dyn crate::framework::FilterPlugin>],
+    state: &[StateSlot],
+    parallel_min_nodes: usize,
+    profile: &Profile,
+) -> Result<Search, ScheduleError> {
+    let n = nodes.len();
+    let mut search = Search { feasible: Vec::with_capacity(num_to_find.min(n)), failures: Vec::new() };
+    if n == 0 {
+        return Ok(search);
+    }
+    if filters.is_empty() {
+        search.feasible.extend((0..num_to_find.min(n)).map(|i| nodes[(start + i) % n]));
+        return Ok(search);
+    }
+    let rotated = |i: usize| nodes[(start + i) % n];
+    let parallel = num_to_find >= parallel_min_nodes && rayon::current_num_threads() > 1;
+    let wave = if parallel { FILTER_CHUNK * rayon::current_num_threads() * 2 } else { FILTER_CHUNK };
+    let mut pos = 0;
+    while pos < n {
+        let wave_len = wave.min(n - pos);
+        let ids: Vec<NodeId> = (pos..pos + wave_len).map(rotated).collect();
+        let verdicts: Vec<Verdict> = if parallel {
+            ids.par_chunks(FILTER_CHUNK).flat_map_iter(|chunk| evaluate_chunk(cx, pod, chunk, filters, state)).collect()
+        } else {
+            evaluate_chunk(cx, pod, &ids, filters, state)
+        };
+        for (k, verdict) in verdicts.into_iter().enumerate() {
+            match verdict {
+                None => {
+                    if search.feasible.len() == num_to_find {
+                        // Upstream cancels when the count exceeds numNodesToFind; this node is not kept.
+                        return Ok(search);
+                    }
+                    search.feasible.push(ids[k]);
+                }
+                Some((plugin, status)) => {
+                    if !status.is_rejected() {
+                        return Err(ScheduleError::Internal(format!(
+                            "running {:?} filter plugin: {}",
+                            profile.plugin_name(plugin),
+                            status.message()
+                        )));
+                    }
+                    search.failures.push(NodeStatus { node: ids[k], plugin: Some(plugin), status });
+                }
+            }
+        }
+        pos += wave_len;
+    }
+    Ok(search)
+}
+
+/// PreScore, Score, NormalizeScore and weighting over `nodes`; returns each node's total.
+fn prioritize(
+    cx: &CycleContext<'_>,
+    pod: &Pod,
+    profile: &Profile,
+    nodes: &[&NodeInfo],
+    parallel_min_nodes: usize,
+    mut trace: Option<&mut Trace>,
+) -> Result<Vec<i64>, ScheduleError> {
+    if profile.score.is_empty() {
+        return Ok(vec![1; nodes.len()]);
+    }
+    let n_plugins = profile.plugin_names().len();
+    let mut score_state: Vec<StateSlot> = std::iter::repeat_with(StateSlot::default).take(n_plugins).collect();
+    let mut skip_score = vec![false; n_plugins];
+    for slot in &profile.pre_score {
+        let status = slot.imp.pre_score(cx, pod, nodes, &mut score_state[slot.plugin]);
+        if status.is_skip() {
+            skip_score[slot.plugin] = true;
+            if let Some(t) = trace.as_deref_mut() {
+                t.pre_score_skipped.push(slot.plugin);
+            }
+        } else if !status.is_success() {
+            return Err(ScheduleError::Internal(format!(
+                "running PreScore plugin {:?}: {}",
+                profile.plugin_name(slot.plugin),
+                status.message()
+            )));
+        }
+    }
+    let parallel = nodes.len() >= parallel_min_nodes && rayon::current_num_threads() > 1;
+    let mut totals = vec![0i64; nodes.len()];
+    let mut scores = vec![0i64; nodes.len()];
+    for slot in profile.score.iter().filter(|s| !skip_score[s.plugin]) {
+        let name = profile.plugin_name(slot.plugin);
+        let state = &score_state[slot.plugin];
+        let result = if parallel {
+            let results: Vec<Result<(), Status>> = scores
+                .par_chunks_mut(SCORE_CHUNK)
+                .zip(nodes.par_chunks(SCORE_CHUNK))
+                .map(|(out, chunk)| slot.imp.score_nodes(cx, pod, chunk, state, out))
+                .collect();
+            results.into_iter().collect::<Result<(), Status>>()
+        } else {
+            slot.imp.score_nodes(cx, pod, nodes, state, &mut scores)
+        };
+        result.map_err(|s| ScheduleError::Internal(format!("running Score plugins: plugin {name:?} failed with: {}", s.message())))?;
+        let raw = trace.as_ref().map(|_| scores.clone());
+        if slot.imp.has_normalize() {
+            let status = slot.imp.normalize(cx, pod, nodes, state, &mut scores);
+            if !status.is_success() {
+                return Err(ScheduleError::Internal(format!(
+                    "running Normalize on Score plugins: plugin {name:?} failed with: {}",
+                    status.message()
+                )));
+            }
+        }
+        for (total, &s) in totals.iter_mut().zip(&scores) {
+            if !(MIN_NODE_SCORE..=MAX_NODE_SCORE).contains(&s) {
+                return Err(ScheduleError::Internal(format!(
+                    "applying score defaultWeights on Score plugins: plugin {name:?} returns an invalid score {s}, it should in the range of [{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing"
+                )));
+            }
+            *total += s * slot.weight;
+        }
+        if let (Some(t), Some(raw)) = (trace.as_deref_mut(), raw) {
+            t.scores.push((slot.plugin, slot.weight, raw, scores.clone()));
+        }
+    }
+    Ok(totals)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn num_feasible_nodes_to_find_spec_vectors() {
+        let check = |pct: i32, n: usize, want: usize| assert_eq!(num_feasible_nodes_to_find(pct, n), want, "pct={pct} n={n}");
+        for (n, want) in
+            [(50, 50), (100, 100), (200, 100), (500, 230), (1000, 420), (3000, 780), (5000, 500), (5625, 281), (6000, 300), (15000, 750)]
+        {
+            check(0, n, want);
+        }
+        check(30, 500, 150);
+        check(100, 5000, 5000);
+        check(1, 5000, 100);
+    }
+
+    #[test]
+    fn fit_error_message_sorts_counts_as_strings() {
+        let node = |i: u32, reasons: &[&'static str]| NodeStatus {
+            node: NodeId(i),
+            plugin: Some(0),
+            status: Status::with_reasons(Code::Unschedulable, reasons.iter().map(|&r| r.into())),
+        };
+        let mut statuses: Vec<NodeStatus> = (0..10).map(|i| node(i, &["Insufficient cpu"])).collect();
+        statuses.push(node(10, &["node(s) had untolerated taint(s)"]));
+        statuses.push(node(11, &["node(s) had untolerated taint(s)"]));
+        statuses.push(node(12, &["Insufficient cpu", "Insufficient memory"]));
+        let err = FitError { num_all_nodes: 14, diagnosis: Diagnosis { node_statuses: statuses, ..Diagnosis::default() } };
+        assert_eq!(
+            err.message(),
+            "0/14 nodes are available: 1 Insufficient memory, 11 Insufficient cpu, 2 node(s) had untolerated taint(s)."
+        );
+    }
+
+    #[test]
+    fn fit_error_counts_absent_nodes_only_when_their_status_has_reasons() {
+        let statuses = vec![NodeStatus { node: NodeId(0), plugin: Some(0), status: Status::unschedulable("Insufficient cpu") }];
+        let mut err = FitError { num_all_nodes: 5, diagnosis: Diagnosis { node_statuses: statuses, ..Diagnosis::default() } };
+        err.diagnosis.absent_status = Status::code_only(Code::UnschedulableAndUnresolvable);
+        assert_eq!(err.message(), "0/5 nodes are available: 1 Insufficient cpu.");
+        err.diagnosis.absent_status = Status::unresolvable("node(s) didn't satisfy plugin(s) [NodeAffinity]");
+        assert_eq!(err.message(), "0/5 nodes are available: 1 Insufficient cpu, 4 node(s) didn't satisfy plugin(s) [NodeAffinity].");
+        err.diagnosis.pre_filter_msg = "node(s) didn't satisfy plugin NodeAffinity".into();
+        assert_eq!(err.message(), "0/5 nodes are available: node(s) didn't satisfy plugin NodeAffinity.");
+    }
+}
