@@ -329,18 +329,23 @@ impl NodeSelectorTerm {
 pub struct NodeSelector {
     /// The non-empty terms.
     pub terms: Vec<NodeSelectorTerm>,
+    /// Whether the definition had empty terms (dropped from `terms`; upstream's NodeAffinity PreFilter then
+    /// does not narrow the nodes).
+    pub has_empty_terms: bool,
 }
 
 impl NodeSelector {
     /// Compiles a node selector, dropping empty terms as upstream does.
     pub fn compile(def: &NodeSelectorDef, interner: &mut Interner, field: &str) -> Result<NodeSelector, ModelError> {
         let mut terms = Vec::new();
+        let mut has_empty_terms = false;
         for (idx, term) in def.terms.iter().enumerate() {
-            if let Some(t) = NodeSelectorTerm::compile(term, interner, &format!("{field}.nodeSelectorTerms[{idx}]"))? {
-                terms.push(t);
+            match NodeSelectorTerm::compile(term, interner, &format!("{field}.nodeSelectorTerms[{idx}]"))? {
+                Some(t) => terms.push(t),
+                None => has_empty_terms = true,
             }
         }
-        Ok(NodeSelector { terms })
+        Ok(NodeSelector { terms, has_empty_terms })
     }
 
     /// Whether any term matches.

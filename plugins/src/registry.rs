@@ -1,0 +1,137 @@
+//! The in-tree registry: every plugin simsched provides, and the upstream default plugins it does not.
+
+use std::sync::Arc;
+
+use scheduler_core::{ExtensionPoint, Registry, UnavailablePlugin};
+
+use crate::image_locality::ImageLocality;
+use crate::node_affinity::NodeAffinity;
+use crate::node_name::NodeName;
+use crate::node_ports::NodePorts;
+use crate::node_unschedulable::NodeUnschedulable;
+use crate::noderesources::node_resources_balanced_allocation::NodeResourcesBalancedAllocation;
+use crate::noderesources::node_resources_fit::NodeResourcesFit;
+use crate::priority_sort::PrioritySort;
+use crate::scheduling_gates::SchedulingGates;
+use crate::taint_toleration::TaintToleration;
+
+use ExtensionPoint::*;
+
+/// Upstream plugins of kube-scheduler 1.36's default profile that simsched does not provide, with their
+/// upstream extension points.
+pub const UNAVAILABLE: [(&str, UnavailablePlugin); 10] = [
+    (
+        "VolumeRestrictions",
+        UnavailablePlugin {
+            points: &[PreFilter, Filter],
+            affects_decisions: true,
+            note: "volume access-mode conflicts; only pods with volumes",
+        },
+    ),
+    (
+        "NodeVolumeLimits",
+        UnavailablePlugin { points: &[PreFilter, Filter], affects_decisions: true, note: "CSI attach limits; only pods with volumes" },
+    ),
+    (
+        "VolumeBinding",
+        UnavailablePlugin {
+            points: &[PreFilter, Filter, Reserve, PreBind, PreScore, Score],
+            affects_decisions: true,
+            note: "PersistentVolumeClaim binding; only pods with PVCs",
+        },
+    ),
+    (
+        "VolumeZone",
+        UnavailablePlugin { points: &[PreFilter, Filter], affects_decisions: true, note: "volume zone constraints; only pods with PVs" },
+    ),
+    (
+        "PodTopologySpread",
+        UnavailablePlugin {
+            points: &[PreFilter, Filter, PreScore, Score],
+            affects_decisions: true,
+            note: "topology spread constraints, and system default spreading of pods owned by Services and ReplicaSets",
+        },
+    ),
+    (
+        "InterPodAffinity",
+        UnavailablePlugin {
+            points: &[PreFilter, Filter, PreScore, Score],
+            affects_decisions: true,
+            note: "pod affinity and anti-affinity",
+        },
+    ),
+    (
+        "DynamicResources",
+        UnavailablePlugin {
+            points: &[PreEnqueue, PreFilter, Filter, PostFilter, PreScore, Score, Reserve, PreBind],
+            affects_decisions: true,
+            note: "dynamic resource allocation; only pods with ResourceClaims",
+        },
+    ),
+    (
+        "DefaultPreemption",
+        UnavailablePlugin {
+            points: &[PreEnqueue, PostFilter],
+            affects_decisions: true,
+            note: "preemption of lower-priority pods when nothing fits",
+        },
+    ),
+    (
+        "NodeDeclaredFeatures",
+        UnavailablePlugin {
+            points: &[PreFilter, Filter],
+            affects_decisions: true,
+            note: "node feature requirements; only pods needing declared features",
+        },
+    ),
+    (
+        "DefaultBinder",
+        UnavailablePlugin { points: &[Bind], affects_decisions: false, note: "binding; simsched's callers bind the pod themselves" },
+    ),
+];
+
+/// A registry of every plugin simsched provides under its upstream name, plus the upstream default plugins
+/// it does not provide (profiles naming them build and report them as missing).
+pub fn registry() -> Registry {
+    let mut r = Registry::new();
+    r.register("PrioritySort", |args, _| {
+        args.decode::<NoArgs>()?;
+        Ok(Arc::new(PrioritySort))
+    });
+    r.register("SchedulingGates", |args, _| {
+        args.decode::<NoArgs>()?;
+        Ok(Arc::new(SchedulingGates))
+    });
+    r.register("NodeUnschedulable", |args, _| {
+        args.decode::<NoArgs>()?;
+        Ok(Arc::new(NodeUnschedulable))
+    });
+    r.register("NodeName", |args, _| {
+        args.decode::<NoArgs>()?;
+        Ok(Arc::new(NodeName))
+    });
+    r.register("NodePorts", |args, _| {
+        args.decode::<NoArgs>()?;
+        Ok(Arc::new(NodePorts))
+    });
+    r.register("TaintToleration", |args, _| {
+        args.decode::<NoArgs>()?;
+        Ok(Arc::new(TaintToleration))
+    });
+    r.register("ImageLocality", |args, _| {
+        args.decode::<NoArgs>()?;
+        Ok(Arc::new(ImageLocality))
+    });
+    r.register("NodeAffinity", |args, interner| Ok(Arc::new(NodeAffinity::new(args, interner)?)));
+    r.register("NodeResourcesFit", |args, interner| Ok(Arc::new(NodeResourcesFit::new(args, interner)?)));
+    r.register("NodeResourcesBalancedAllocation", |args, interner| Ok(Arc::new(NodeResourcesBalancedAllocation::new(args, interner)?)));
+    for (name, plugin) in UNAVAILABLE {
+        r.register_unavailable(name, plugin);
+    }
+    r
+}
+
+/// Arguments of plugins that take none: any field is an error.
+#[derive(Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoArgs {}
