@@ -227,6 +227,9 @@ impl Profile {
                 }
             }
         }
+        // Report missing plugins in configuration order.
+        let order = |name: &str| plugins.multi_point.enabled.iter().position(|p| p.name == name).unwrap_or(usize::MAX);
+        profile_out.missing.sort_by_key(|m| order(&m.name));
         Ok(profile_out)
     }
 
