@@ -90,7 +90,10 @@ fn gated_pods_are_not_scheduled() {
     let mut c = cluster(&[node("a").cpu("1")]);
     let mut s = scheduler(&mut c, "", 3);
     let err = schedule(&mut c, &mut s, pod("p").gate("example.com/wait")).unwrap_err();
-    assert_eq!(err.to_string(), "pod is not admitted to the scheduling queue by SchedulingGates: waiting for scheduling gates: [example.com/wait]");
+    assert_eq!(
+        err.to_string(),
+        "pod is not admitted to the scheduling queue by SchedulingGates: waiting for scheduling gates: [example.com/wait]"
+    );
 }
 
 #[test]
@@ -221,11 +224,17 @@ profiles:
     let p = &s.profiles()[0];
     // Explicit score entries that are also in multiPoint come first (in their explicit order), then the
     // multiPoint-only ones; TaintToleration is disabled at Score only.
-    assert_eq!(p.plugins_at(scheduler_core::ExtensionPoint::Score), ["ImageLocality", "NodeResourcesFit", "NodeAffinity", "NodeResourcesBalancedAllocation"]);
+    assert_eq!(
+        p.plugins_at(scheduler_core::ExtensionPoint::Score),
+        ["ImageLocality", "NodeResourcesFit", "NodeAffinity", "NodeResourcesBalancedAllocation"]
+    );
     let weights: Vec<(&str, i64)> = p.score_plugins().collect();
     assert_eq!(weights, [("ImageLocality", 5), ("NodeResourcesFit", 1), ("NodeAffinity", 2), ("NodeResourcesBalancedAllocation", 1)]);
     assert_eq!(p.plugins_at(scheduler_core::ExtensionPoint::Filter), ["NodeResourcesFit"]);
-    assert_eq!(p.plugins_at(scheduler_core::ExtensionPoint::PreScore), ["TaintToleration", "NodeAffinity", "NodeResourcesFit", "NodeResourcesBalancedAllocation"]);
+    assert_eq!(
+        p.plugins_at(scheduler_core::ExtensionPoint::PreScore),
+        ["TaintToleration", "NodeAffinity", "NodeResourcesFit", "NodeResourcesBalancedAllocation"]
+    );
     let missing: Vec<&str> = p.missing_plugins().iter().map(|m| m.name.as_str()).collect();
     assert!(missing.contains(&"InterPodAffinity") && missing.contains(&"DefaultPreemption"), "{missing:?}");
 }
@@ -242,11 +251,30 @@ fn default_profile_membership_matches_upstream_for_available_plugins() {
     assert_eq!(p.plugins_at(Filter), ["NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit"]);
     assert_eq!(p.plugins_at(PreScore), ["TaintToleration", "NodeAffinity", "NodeResourcesFit", "NodeResourcesBalancedAllocation"]);
     let weights: Vec<(&str, i64)> = p.score_plugins().collect();
-    assert_eq!(weights, [("TaintToleration", 3), ("NodeAffinity", 2), ("NodeResourcesFit", 1), ("NodeResourcesBalancedAllocation", 1), ("ImageLocality", 1)]);
+    assert_eq!(
+        weights,
+        [
+            ("TaintToleration", 3),
+            ("NodeAffinity", 2),
+            ("NodeResourcesFit", 1),
+            ("NodeResourcesBalancedAllocation", 1),
+            ("ImageLocality", 1)
+        ]
+    );
     let missing: Vec<&str> = p.missing_plugins().iter().filter(|m| m.affects_decisions).map(|m| m.name.as_str()).collect();
     assert_eq!(
         missing,
-        ["VolumeRestrictions", "NodeVolumeLimits", "VolumeBinding", "VolumeZone", "PodTopologySpread", "InterPodAffinity", "DynamicResources", "DefaultPreemption", "NodeDeclaredFeatures"]
+        [
+            "VolumeRestrictions",
+            "NodeVolumeLimits",
+            "VolumeBinding",
+            "VolumeZone",
+            "PodTopologySpread",
+            "InterPodAffinity",
+            "DynamicResources",
+            "DefaultPreemption",
+            "NodeDeclaredFeatures"
+        ]
     );
 }
 
@@ -255,7 +283,10 @@ fn decisions(threads: usize, n_nodes: usize, pods: &[(u32, u32)], seed: u64) -> 
     pool.install(|| {
         let nodes: Vec<NodeBuilder> = (0..n_nodes)
             .map(|i| {
-                let n = node(&format!("n{i}")).cpu(&format!("{}", 2 + i % 5)).memory(&format!("{}Gi", 4 + i % 7)).label("topology.kubernetes.io/zone", &format!("z{}", i % 3));
+                let n = node(&format!("n{i}"))
+                    .cpu(&format!("{}", 2 + i % 5))
+                    .memory(&format!("{}Gi", 4 + i % 7))
+                    .label("topology.kubernetes.io/zone", &format!("z{}", i % 3));
                 if i % 11 == 0 { n.taint("spot", "", TaintEffect::PreferNoSchedule) } else { n }
             })
             .collect();

@@ -1,0 +1,240 @@
+//! Kubernetes `v1.Node` and `v1.Pod` objects (k8s-openapi types, at the edge only) converted to the core's
+//! [`NodeDef`] and [`PodDef`].
+//!
+//! The conversion applies the API server's defaulting that the scheduler relies on: a node without
+//! `status.allocatable` uses `status.capacity`; a pod without a namespace is in `default`. Fields the
+//! scheduler does not read are ignored; enumerations (taint effects, operators) that are not valid are
+//! errors naming the field.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1 as k8s;
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+
+use scheduler_core::{
+    ContainerDef, ContainerPortDef, ImageDef, NodeAffinityDef, NodeDef, NodeSelectorDef, NodeSelectorOperator, NodeSelectorRequirementDef,
+    NodeSelectorTermDef, PodDef, PreferredSchedulingTermDef, TaintDef, TaintEffect, TolerationDef, TolerationOperator,
+};
+
+/// A field path and what is wrong there.
+pub type FieldError = (String, String);
+
+fn pairs(map: &Option<BTreeMap<String, String>>) -> Vec<(String, String)> {
+    map.iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+fn quantities(map: &Option<BTreeMap<String, Quantity>>) -> Vec<(String, String)> {
+    map.iter().flatten().map(|(k, v)| (k.clone(), v.0.clone())).collect()
+}
+
+fn taint_effect(s: &str, field: &str) -> Result<TaintEffect, FieldError> {
+    TaintEffect::parse(s).ok_or_else(|| {
+        (field.to_string(), format!("Unsupported value: {s:?}: supported values: \"NoExecute\", \"NoSchedule\", \"PreferNoSchedule\""))
+    })
+}
+
+/// Converts a `v1.Node`.
+pub fn node_def(node: &k8s::Node) -> Result<NodeDef, FieldError> {
+    let name = node.metadata.name.clone().filter(|n| !n.is_empty()).ok_or(("metadata.name".to_string(), "Required value".to_string()))?;
+    let spec = node.spec.clone().unwrap_or_default();
+    let status = node.status.clone().unwrap_or_default();
+    let mut taints = Vec::new();
+    for (idx, t) in spec.taints.iter().flatten().enumerate() {
+        taints.push(TaintDef {
+            key: t.key.clone(),
+            value: t.value.clone().unwrap_or_default(),
+            effect: taint_effect(&t.effect, &format!("spec.taints[{idx}].effect"))?,
+        });
+    }
+    let allocatable = if status.allocatable.is_some() { quantities(&status.allocatable) } else { quantities(&status.capacity) };
+    let images = status
+        .images
+        .iter()
+        .flatten()
+        .map(|i| ImageDef { names: i.names.clone().unwrap_or_default(), size_bytes: i.size_bytes.unwrap_or(0) })
+        .collect();
+    Ok(NodeDef {
+        name,
+        labels: pairs(&node.metadata.labels),
+        taints,
+        unschedulable: spec.unschedulable.unwrap_or(false),
+        allocatable,
+        images,
+    })
+}
+
+/// The parts of a pod beyond its [`PodDef`] that loaders need.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PodFacts {
+    /// `status.phase`.
+    pub phase: String,
+    /// Scheduling features the pod uses that need plugins simsched does not provide yet, by plugin.
+    pub unsupported: Vec<(&'static str, &'static str)>,
+}
+
+/// Converts a `v1.Pod`.
+pub fn pod_def(pod: &k8s::Pod) -> Result<(PodDef, PodFacts), FieldError> {
+    let name = pod.metadata.name.clone().filter(|n| !n.is_empty()).ok_or(("metadata.name".to_string(), "Required value".to_string()))?;
+    let spec = pod.spec.clone().ok_or(("spec".to_string(), "Required value".to_string()))?;
+    let mut unsupported = Vec::new();
+    let containers = containers(&spec.containers, "spec.containers")?;
+    let init_containers = containers_opt(&spec.init_containers, "spec.initContainers")?;
+    let node_affinity = match spec.affinity.as_ref().and_then(|a| a.node_affinity.as_ref()) {
+        None => None,
+        Some(na) => Some(node_affinity(na, "spec.affinity.nodeAffinity")?),
+    };
+    if let Some(aff) = &spec.affinity
+        && (aff.pod_affinity.is_some() || aff.pod_anti_affinity.is_some())
+    {
+        unsupported.push(("InterPodAffinity", "spec.affinity.podAffinity/podAntiAffinity"));
+    }
+    if spec.topology_spread_constraints.as_ref().is_some_and(|c| !c.is_empty()) {
+        unsupported.push(("PodTopologySpread", "spec.topologySpreadConstraints"));
+    }
+    if spec.volumes.iter().flatten().any(|v| v.persistent_volume_claim.is_some() || v.ephemeral.is_some()) {
+        unsupported.push(("VolumeBinding", "spec.volumes[].persistentVolumeClaim"));
+    }
+    if spec.resource_claims.as_ref().is_some_and(|c| !c.is_empty()) {
+        unsupported.push(("DynamicResources", "spec.resourceClaims"));
+    }
+    let mut tolerations = Vec::new();
+    for (idx, t) in spec.tolerations.iter().flatten().enumerate() {
+        let op = t.operator.clone().unwrap_or_default();
+        let operator = TolerationOperator::parse(&op).ok_or_else(|| {
+            (format!("spec.tolerations[{idx}].operator"), format!("Unsupported value: {op:?}: supported values: \"Equal\", \"Exists\""))
+        })?;
+        let effect = match t.effect.as_deref() {
+            None | Some("") => None,
+            Some(e) => Some(taint_effect(e, &format!("spec.tolerations[{idx}].effect"))?),
+        };
+        tolerations.push(TolerationDef {
+            key: t.key.clone().unwrap_or_default(),
+            operator,
+            value: t.value.clone().unwrap_or_default(),
+            effect,
+        });
+    }
+    let pod_resources = spec.resources.clone().unwrap_or_default();
+    let def = PodDef {
+        namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+        name,
+        uid: pod.metadata.uid.clone().unwrap_or_default(),
+        labels: pairs(&pod.metadata.labels),
+        priority: spec.priority,
+        scheduler_name: spec.scheduler_name.clone().unwrap_or_default(),
+        node_name: spec.node_name.clone().unwrap_or_default(),
+        containers,
+        init_containers,
+        overhead: quantities(&spec.overhead),
+        pod_requests: quantities(&pod_resources.requests),
+        pod_limits: quantities(&pod_resources.limits),
+        node_selector: spec.node_selector.as_ref().map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+        node_affinity,
+        tolerations,
+        scheduling_gates: spec.scheduling_gates.iter().flatten().map(|g| g.name.clone()).collect(),
+        image_volumes: spec.volumes.iter().flatten().filter_map(|v| v.image.as_ref().and_then(|i| i.reference.clone())).collect(),
+    };
+    let phase = pod.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
+    Ok((def, PodFacts { phase, unsupported }))
+}
+
+fn containers_opt(list: &Option<Vec<k8s::Container>>, field: &str) -> Result<Vec<ContainerDef>, FieldError> {
+    match list {
+        None => Ok(Vec::new()),
+        Some(l) => containers(l, field),
+    }
+}
+
+fn containers(list: &[k8s::Container], field: &str) -> Result<Vec<ContainerDef>, FieldError> {
+    let mut out = Vec::with_capacity(list.len());
+    for (idx, c) in list.iter().enumerate() {
+        let resources = c.resources.clone().unwrap_or_default();
+        let mut ports = Vec::new();
+        for p in c.ports.iter().flatten() {
+            ports.push(ContainerPortDef {
+                host_port: p.host_port.unwrap_or(0),
+                container_port: p.container_port,
+                protocol: p.protocol.clone().unwrap_or_default(),
+                host_ip: p.host_ip.clone().unwrap_or_default(),
+            });
+        }
+        let restart_always = match c.restart_policy.as_deref() {
+            None => false,
+            Some("Always") => true,
+            Some(other) => {
+                return Err((
+                    format!("{field}[{idx}].restartPolicy"),
+                    format!("Unsupported value: {other:?}: supported values: \"Always\""),
+                ));
+            }
+        };
+        out.push(ContainerDef {
+            name: c.name.clone(),
+            image: c.image.clone().unwrap_or_default(),
+            requests: quantities(&resources.requests),
+            limits: quantities(&resources.limits),
+            ports,
+            restart_policy_always: restart_always,
+        });
+    }
+    Ok(out)
+}
+
+fn node_selector_operator(op: &str, field: &str) -> Result<NodeSelectorOperator, FieldError> {
+    NodeSelectorOperator::parse(op).ok_or_else(|| {
+        (
+            field.to_string(),
+            format!("Unsupported value: {op:?}: supported values: \"DoesNotExist\", \"Exists\", \"Gt\", \"In\", \"Lt\", \"NotIn\""),
+        )
+    })
+}
+
+fn term(t: &k8s::NodeSelectorTerm, field: &str) -> Result<NodeSelectorTermDef, FieldError> {
+    let convert = |list: &Option<Vec<k8s::NodeSelectorRequirement>>, kind: &str| -> Result<Vec<NodeSelectorRequirementDef>, FieldError> {
+        list.iter()
+            .flatten()
+            .enumerate()
+            .map(|(idx, r)| {
+                Ok(NodeSelectorRequirementDef {
+                    key: r.key.clone(),
+                    operator: node_selector_operator(&r.operator, &format!("{field}.{kind}[{idx}].operator"))?,
+                    values: r.values.clone().unwrap_or_default(),
+                })
+            })
+            .collect()
+    };
+    Ok(NodeSelectorTermDef {
+        match_expressions: convert(&t.match_expressions, "matchExpressions")?,
+        match_fields: convert(&t.match_fields, "matchFields")?,
+    })
+}
+
+fn node_affinity(na: &k8s::NodeAffinity, field: &str) -> Result<NodeAffinityDef, FieldError> {
+    let required = match &na.required_during_scheduling_ignored_during_execution {
+        None => None,
+        Some(sel) => {
+            let path = format!("{field}.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms");
+            let terms =
+                sel.node_selector_terms.iter().enumerate().map(|(i, t)| term(t, &format!("{path}[{i}]"))).collect::<Result<_, _>>()?;
+            Some(NodeSelectorDef { terms })
+        }
+    };
+    let preferred = match &na.preferred_during_scheduling_ignored_during_execution {
+        None => None,
+        Some(list) => {
+            let path = format!("{field}.preferredDuringSchedulingIgnoredDuringExecution");
+            Some(
+                list.iter()
+                    .enumerate()
+                    .map(|(i, p)| {
+                        Ok(PreferredSchedulingTermDef {
+                            weight: p.weight,
+                            preference: term(&p.preference, &format!("{path}[{i}].preference"))?,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, FieldError>>()?,
+            )
+        }
+    };
+    Ok(NodeAffinityDef { required, preferred })
+}
