@@ -373,15 +373,30 @@ fn check_percentage(value: i32, path: &str) -> Result<(), ConfigError> {
 
 /// Turns a YAML error into a [`ConfigError`] located by line and column.
 pub fn yaml_error(e: &serde_saphyr::Error) -> ConfigError {
-    let message = e.to_string();
+    let message = bare_message(&e.without_snippet().to_string());
     match e.location() {
-        Some(loc) => ConfigError::new(format!("line {} column {}", loc.line(), loc.column()), first_line(&message)),
-        None => ConfigError::new("document", first_line(&message)),
+        Some(loc) => ConfigError::new(format!("line {} column {}", loc.line(), loc.column()), message),
+        None => ConfigError::new("document", message),
     }
 }
 
-fn first_line(message: &str) -> String {
-    message.lines().next().unwrap_or(message).to_string()
+/// The message of a rendered serde-saphyr error without its `error: line L column C: ` prefix.
+fn bare_message(rendered: &str) -> String {
+    let first = rendered.lines().next().unwrap_or(rendered);
+    let mut rest = first.strip_prefix("error: ").unwrap_or(first);
+    if rest.starts_with("line ")
+        && let Some(idx) = rest.find(": ")
+        && rest[..idx].contains(" column ")
+    {
+        rest = &rest[idx + 2..];
+    }
+    // Some messages repeat the location: "unclosed bracket '[' at line 2, column 8".
+    if let Some(idx) = rest.rfind(" at line ")
+        && rest[idx..].contains(", column ")
+    {
+        rest = &rest[..idx];
+    }
+    rest.to_string()
 }
 
 /// Upstream `mergePlugins`: per extension point (and `multiPoint`), merges the user's set into the default.

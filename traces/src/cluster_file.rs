@@ -61,9 +61,11 @@ impl Skipped {
     }
 }
 
-/// Budgets for large, trusted files (the defaults stop at 250,000 YAML nodes).
+/// Budgets for large, trusted files (the defaults stop at 250,000 YAML nodes), and YAML 1.2 booleans so
+/// that a name such as `n` or `no` stays a string.
 fn yaml_options() -> serde_saphyr::Options {
     serde_saphyr::options! {
+        strict_booleans: true,
         budget: serde_saphyr::budget! {
             max_events: usize::MAX,
             max_nodes: usize::MAX,

@@ -77,6 +77,9 @@ pub fn pod_def(pod: &k8s::Pod) -> Result<(PodDef, PodFacts), FieldError> {
     let name = pod.metadata.name.clone().filter(|n| !n.is_empty()).ok_or(("metadata.name".to_string(), "Required value".to_string()))?;
     let spec = pod.spec.clone().ok_or(("spec".to_string(), "Required value".to_string()))?;
     let mut unsupported = Vec::new();
+    if spec.containers.is_empty() {
+        return Err(("spec.containers".to_string(), "Required value: a pod has at least one container".to_string()));
+    }
     let containers = containers(&spec.containers, "spec.containers")?;
     let init_containers = containers_opt(&spec.init_containers, "spec.initContainers")?;
     let node_affinity = match spec.affinity.as_ref().and_then(|a| a.node_affinity.as_ref()) {

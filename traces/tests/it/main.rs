@@ -1,0 +1,150 @@
+//! Reading cluster and pod files.
+
+use std::path::{Path, PathBuf};
+
+fn sample(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples").join(name)
+}
+
+fn cluster(text: &str) -> Result<traces::ClusterInput, String> {
+    traces::parse_cluster(text, Path::new("c.yaml")).map_err(|e| e.to_string())
+}
+
+fn pod(text: &str) -> Result<scheduler_core::PodDef, String> {
+    traces::parse_pod(text, Path::new("p.yaml")).map(|(d, _)| d).map_err(|e| e.to_string())
+}
+
+#[test]
+fn kubectl_list_sample() {
+    let input = traces::read_cluster(&sample("explain/cluster.yaml")).unwrap();
+    let nodes: Vec<&str> = input.nodes.iter().map(|n| n.def.name.as_str()).collect();
+    assert_eq!(nodes, ["node-a1", "node-a2", "node-b1", "node-b2"]);
+    assert_eq!(input.pods.len(), 4);
+    assert_eq!(input.skipped.finished_pods, 1);
+    let c = traces::build_cluster(&input, Path::new("cluster.yaml")).unwrap();
+    let a1 = c.node(c.node_id("node-a1").unwrap());
+    assert_eq!((a1.requested.milli_cpu, a1.node.allocatable.milli_cpu, a1.n_pods()), (3000, 7910, 2));
+    assert_eq!(a1.node.allocatable.memory, 31_613_740 * 1024);
+    let b2 = c.node(c.node_id("node-b2").unwrap());
+    assert!(b2.node.unschedulable && b2.node.has_hard_taints);
+}
+
+#[test]
+fn compact_sample() {
+    let input = traces::read_cluster(&sample("compact-cluster.yaml")).unwrap();
+    assert_eq!(input.nodes.len(), 14);
+    let gpu = &input.nodes[12].def;
+    assert_eq!(gpu.name, "gpu-0");
+    assert!(gpu.labels.contains(&("kubernetes.io/hostname".into(), "gpu-0".into())));
+    assert!(gpu.allocatable.contains(&("nvidia.com/gpu".into(), "8".into())));
+    assert!(gpu.allocatable.contains(&("cpu".into(), "96".into())));
+}
+
+#[test]
+fn json_node_list_without_item_kinds_and_capacity_fallback() {
+    let json = r#"{"apiVersion": "v1", "kind": "NodeList", "items": [
+        {"metadata": {"name": "n1"}, "status": {"capacity": {"cpu": "2", "memory": "4Gi", "pods": "110"}}}]}"#;
+    let input = cluster(json).unwrap();
+    assert_eq!(
+        input.nodes[0].def.allocatable,
+        [("cpu".to_string(), "2".to_string()), ("memory".into(), "4Gi".into()), ("pods".into(), "110".into())]
+    );
+}
+
+#[test]
+fn multi_document_yaml_and_other_kinds() {
+    let yaml = "apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  nodeName: n1\n  containers: [{name: c, resources: {requests: {cpu: 1}}}]\n";
+    let input = cluster(yaml).unwrap();
+    assert_eq!((input.nodes.len(), input.pods.len()), (1, 1));
+    assert_eq!(input.skipped.summary().unwrap(), "1 Service object(s)");
+    assert_eq!(input.pods[0].def.containers[0].requests, [("cpu".to_string(), "1".to_string())]);
+}
+
+#[test]
+fn pending_pods_are_not_cluster_state() {
+    let yaml = "kind: List\nitems:\n- kind: Pod\n  metadata: {name: p}\n  spec: {containers: [{name: c}]}\n";
+    assert_eq!(cluster(yaml).unwrap().skipped.unbound_pods, 1);
+}
+
+#[test]
+fn errors_name_file_line_and_field() {
+    assert!(
+        cluster("kind: List\nitems: [\n").unwrap_err().starts_with("c.yaml: line "),
+        "{}",
+        cluster("kind: List\nitems: [\n").unwrap_err()
+    );
+    assert_eq!(
+        cluster("kind: List\nitems:\n- kind: Node\n  metadata: {name: n1}\n  spec: {taints: [{key: k, effect: Never}]}\n").unwrap_err(),
+        "c.yaml: items[0].spec.taints[0].effect: Unsupported value: \"Never\": supported values: \"NoExecute\", \"NoSchedule\", \"PreferNoSchedule\""
+    );
+    assert_eq!(
+        cluster("kind: List\nitems:\n- kind: Node\n  metadata: {}\n").unwrap_err(),
+        "c.yaml: items[0].metadata.name: Required value"
+    );
+    assert_eq!(
+        cluster("apiVersion: v1\nmetadata: {name: x}\n").unwrap_err(),
+        "c.yaml: kind: Required value: expected Node, Pod, List, NodeList, PodList or a simsched/v1 Cluster"
+    );
+    let err = cluster("kind: List\nitems:\n- kind: Pod\n  metadata: {name: p}\n  spec: {nodeName: n, containers: 3}\n").unwrap_err();
+    assert!(err.starts_with("c.yaml: items[0].spec.containers: invalid type"), "{err}");
+    let err = cluster("{\"kind\": \"List\", \"items\": [}").unwrap_err();
+    assert!(err.starts_with("c.yaml: line 1 column 28: "), "{err}");
+}
+
+#[test]
+fn compact_errors() {
+    let err = cluster("apiVersion: simsched/v1\nkind: Cluster\nnodeGroups:\n- name: a\n  cpu: 4\n").unwrap_err();
+    assert!(err.starts_with("c.yaml: line 5 column 3: missing field `memory`"), "{err}");
+    let err = cluster("apiVersion: simsched/v1\nkind: Cluster\nnodeGroups:\n- name: a\n  cpu: 4\n  memory: 1Gi\n  gpus: 2\n").unwrap_err();
+    assert!(err.starts_with("c.yaml: line 7 column 3: unknown field `gpus`"), "{err}");
+    assert_eq!(
+        cluster("apiVersion: simsched/v2\nkind: Cluster\nnodeGroups: []\n").unwrap_err(),
+        "c.yaml: apiVersion: expected \"simsched/v1\", got \"simsched/v2\""
+    );
+}
+
+#[test]
+fn bad_quantities_are_reported_when_the_cluster_is_built() {
+    let input = cluster("kind: List\nitems:\n- kind: Node\n  metadata: {name: n1}\n  status: {allocatable: {cpu: 4cores}}\n").unwrap();
+    let err = traces::build_cluster(&input, Path::new("c.yaml")).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "c.yaml: items[0] (node n1).status.allocatable.cpu: invalid quantity \"4cores\": quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+    );
+    let input =
+        cluster("kind: List\nitems:\n- kind: Pod\n  metadata: {name: p}\n  spec: {nodeName: gone, containers: [{name: c}]}\n").unwrap();
+    assert_eq!(
+        traces::build_cluster(&input, Path::new("c.yaml")).unwrap_err().to_string(),
+        "c.yaml: items[0].spec.nodeName: node \"gone\" is not in the cluster"
+    );
+}
+
+#[test]
+fn pod_files() {
+    let p = pod("apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: ns}\nspec:\n  containers: [{name: c, image: nginx, resources: {requests: {cpu: 0.5}}}]\n  tolerations: [{operator: Exists}]\n").unwrap();
+    assert_eq!((p.namespace.as_str(), p.containers[0].requests[0].1.as_str()), ("ns", "0.5"));
+    assert_eq!(
+        pod("apiVersion: v1\nkind: Pod\nmetadata: {}\nspec: {containers: [{name: c}]}\n").unwrap_err(),
+        "p.yaml: metadata.name: Required value"
+    );
+    assert_eq!(pod("kind: Deployment\n").unwrap_err(), "p.yaml: kind: expected \"Pod\", got \"Deployment\"");
+    assert_eq!(
+        pod("kind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c}]\n  tolerations: [{key: k, operator: Matches}]\n")
+            .unwrap_err(),
+        "p.yaml: spec.tolerations[0].operator: Unsupported value: \"Matches\": supported values: \"Equal\", \"Exists\""
+    );
+    assert_eq!(
+        pod("kind: Pod\nmetadata: {name: p}\nspec: {}\n").unwrap_err(),
+        "p.yaml: spec.containers: Required value: a pod has at least one container"
+    );
+}
+
+#[test]
+fn pod_features_without_a_plugin_are_reported() {
+    let (_, facts) = traces::parse_pod(
+        "kind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c}]\n  topologySpreadConstraints: [{maxSkew: 1, topologyKey: zone, whenUnsatisfiable: DoNotSchedule}]\n",
+        Path::new("p.yaml"),
+    )
+    .unwrap();
+    assert_eq!(facts.unsupported, [("PodTopologySpread", "spec.topologySpreadConstraints")]);
+}
