@@ -30,21 +30,43 @@ impl Plugin for ImageLocality {
     }
 }
 
-impl ScorePlugin for ImageLocality {
-    #[inline]
-    fn score(&self, cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo, _state: &StateSlot) -> Result<i64, Status> {
-        let mut sum = 0i64;
-        if !node.node.images.is_empty() {
-            let total_nodes = cx.cluster.n_nodes() as f64;
-            for &image in &pod.images {
-                if node.node.has_image(image)
-                    && let Some(state) = cx.cluster.image_state(image)
-                {
-                    sum += (state.size_bytes as f64 * (f64::from(state.n_nodes) / total_nodes)) as i64;
-                }
+/// Upstream `sumImageScores`.
+#[inline]
+fn sum_image_scores(cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo) -> i64 {
+    let mut sum = 0i64;
+    if !node.node.images.is_empty() {
+        let total_nodes = cx.cluster.n_nodes() as f64;
+        for &image in &pod.images {
+            if node.node.has_image(image)
+                && let Some(state) = cx.cluster.image_state(image)
+            {
+                sum += (state.size_bytes as f64 * (f64::from(state.n_nodes) / total_nodes)) as i64;
             }
         }
-        Ok(calculate_priority(sum, i64::from(pod.n_containers)))
+    }
+    sum
+}
+
+impl ScorePlugin for ImageLocality {
+    fn score(&self, cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo, _state: &StateSlot) -> Result<i64, Status> {
+        Ok(calculate_priority(sum_image_scores(cx, pod, node), i64::from(pod.n_containers)))
+    }
+
+    fn score_nodes(
+        &self,
+        cx: &CycleContext<'_>,
+        pod: &Pod,
+        nodes: &[&NodeInfo],
+        _state: &StateSlot,
+        out: &mut [i64],
+    ) -> Result<(), Status> {
+        let n_containers = i64::from(pod.n_containers);
+        let without_images = calculate_priority(0, n_containers);
+        for (node, score) in nodes.iter().zip(out.iter_mut()) {
+            let sum = sum_image_scores(cx, pod, node);
+            *score = if sum == 0 { without_images } else { calculate_priority(sum, n_containers) };
+        }
+        Ok(())
     }
 }
 

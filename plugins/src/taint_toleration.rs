@@ -46,33 +46,53 @@ impl FilterPlugin for TaintToleration {
 
 impl PreScorePlugin for TaintToleration {
     fn pre_score(&self, _cx: &CycleContext<'_>, pod: &Pod, _nodes: &[&NodeInfo], state: &mut StateSlot) -> Status {
-        let kept = pod.tolerations.iter().filter(|t| t.effect.is_none_or(|e| e == TaintEffect::PreferNoSchedule)).copied().collect();
-        state.put(PreferTolerations(kept));
+        state.put(PreferTolerations(prefer_tolerations(pod)));
         Status::success()
     }
 }
 
+/// Upstream's score: untolerated `PreferNoSchedule` taints of the node.
+#[inline]
+fn count_intolerable(node: &NodeInfo, tolerations: &[Toleration]) -> i64 {
+    if node.node.n_prefer_no_schedule_taints == 0 {
+        return 0;
+    }
+    node.node.taints.iter().filter(|t| t.effect == TaintEffect::PreferNoSchedule && !tolerated(tolerations, t)).count() as i64
+}
+
+/// The pod's tolerations with an empty or `PreferNoSchedule` effect.
+fn prefer_tolerations(pod: &Pod) -> Vec<Toleration> {
+    pod.tolerations.iter().filter(|t| t.effect.is_none_or(|e| e == TaintEffect::PreferNoSchedule)).copied().collect()
+}
+
 impl ScorePlugin for TaintToleration {
-    #[inline]
     fn score(&self, _cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo, state: &StateSlot) -> Result<i64, Status> {
-        if node.node.n_prefer_no_schedule_taints == 0 {
-            return Ok(0);
-        }
+        Ok(match state.get::<PreferTolerations>() {
+            Some(t) => count_intolerable(node, &t.0),
+            None => count_intolerable(node, &prefer_tolerations(pod)),
+        })
+    }
+
+    fn score_nodes(
+        &self,
+        _cx: &CycleContext<'_>,
+        pod: &Pod,
+        nodes: &[&NodeInfo],
+        state: &StateSlot,
+        out: &mut [i64],
+    ) -> Result<(), Status> {
         let fallback;
         let tolerations = match state.get::<PreferTolerations>() {
             Some(t) => &t.0,
             None => {
-                fallback = pod
-                    .tolerations
-                    .iter()
-                    .filter(|t| t.effect.is_none_or(|e| e == TaintEffect::PreferNoSchedule))
-                    .copied()
-                    .collect::<Vec<_>>();
+                fallback = prefer_tolerations(pod);
                 &fallback
             }
         };
-        let count = node.node.taints.iter().filter(|t| t.effect == TaintEffect::PreferNoSchedule && !tolerated(tolerations, t)).count();
-        Ok(count as i64)
+        for (node, score) in nodes.iter().zip(out.iter_mut()) {
+            *score = count_intolerable(node, tolerations);
+        }
+        Ok(())
     }
 
     fn has_normalize(&self) -> bool {

@@ -49,8 +49,16 @@ impl World {
         }
         let filter = points.filter.expect("plugin has a filter");
         let infos = self.infos();
+        let mut rejected = Vec::new();
+        filter.filter_nodes(&cx, pod, &infos, &state, &mut rejected);
         let mut out = vec![Status::success(); infos.len()];
-        filter.filter_nodes(&cx, pod, &infos, &state, &mut out);
+        for (idx, status) in rejected {
+            out[idx as usize] = status;
+        }
+        // The batch path must agree with the per-node path.
+        for (node, verdict) in infos.iter().zip(&out) {
+            assert_eq!(&filter.filter(&cx, pod, node, &state), verdict);
+        }
         out
     }
 

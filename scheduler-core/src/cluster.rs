@@ -1,5 +1,7 @@
 //! Cluster state: nodes in a dense arena, bound pods in a slab, and the zone-interleaved node order.
 
+use std::sync::OnceLock;
+
 use foldhash::HashMap;
 
 use crate::error::ModelError;
@@ -64,7 +66,8 @@ pub struct Cluster {
     nodes: Vec<Option<NodeInfo>>,
     node_by_name: HashMap<Symbol, NodeId>,
     zones: Vec<Zone>,
-    order: Vec<NodeId>,
+    /// The node order, rebuilt on first use after nodes change.
+    order: OnceLock<Vec<NodeId>>,
     pods: Vec<Option<BoundPod>>,
     free_pod_slots: Vec<PodId>,
     n_pods: usize,
@@ -128,7 +131,7 @@ impl Cluster {
             None => self.zones.push(Zone { key: node.zone_key, nodes: vec![id] }),
         }
         self.nodes.push(Some(NodeInfo::new(node)));
-        self.rebuild_order();
+        self.order = OnceLock::new();
         Ok(id)
     }
 
@@ -150,7 +153,7 @@ impl Cluster {
                 self.zones.remove(zone_idx);
             }
         }
-        self.rebuild_order();
+        self.order = OnceLock::new();
         let mut removed = Vec::with_capacity(info.pods.len());
         for pod_id in info.pods {
             if let Some(bound) = self.pods[pod_id.index()].take() {
@@ -163,16 +166,17 @@ impl Cluster {
     }
 
     /// Upstream `nodeTree.list()`: zones in first-seen order, interleaved round-robin.
-    fn rebuild_order(&mut self) {
-        self.order.clear();
+    fn interleaved_order(&self) -> Vec<NodeId> {
+        let mut order = Vec::with_capacity(self.node_by_name.len());
         let longest = self.zones.iter().map(|z| z.nodes.len()).max().unwrap_or(0);
         for idx in 0..longest {
             for zone in &self.zones {
                 if let Some(&n) = zone.nodes.get(idx) {
-                    self.order.push(n);
+                    order.push(n);
                 }
             }
         }
+        order
     }
 
     /// Binds `pod` to `node`, accounting its requests there. No fit check: this records what runs.
@@ -239,12 +243,13 @@ impl Cluster {
     /// Nodes in the scheduler's order (upstream's node tree list: zones interleaved).
     #[inline]
     pub fn node_order(&self) -> &[NodeId] {
-        &self.order
+        self.order.get_or_init(|| self.interleaved_order())
     }
 
     /// Number of nodes.
+    #[inline]
     pub fn n_nodes(&self) -> usize {
-        self.order.len()
+        self.node_by_name.len()
     }
 
     /// Number of bound pods.

@@ -266,14 +266,14 @@ pub trait FilterPlugin: Send + Sync {
     /// The verdict for one node: Success, Unschedulable or UnschedulableAndUnresolvable with reasons.
     fn filter(&self, cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo, state: &StateSlot) -> Status;
 
-    /// The verdicts for several nodes; `out[i]` starts as Success and is overwritten for rejected nodes.
-    /// The default calls [`FilterPlugin::filter`] for each node (statically dispatched); override it only
-    /// to share work across nodes.
-    fn filter_nodes(&self, cx: &CycleContext<'_>, pod: &Pod, nodes: &[&NodeInfo], state: &StateSlot, out: &mut [Status]) {
-        for (node, verdict) in nodes.iter().zip(out.iter_mut()) {
+    /// The verdicts for several nodes: pushes `(index in nodes, status)` for each rejected node, in node
+    /// order; nodes not pushed passed. The default calls [`FilterPlugin::filter`] for each node (statically
+    /// dispatched); override it only to share work across nodes.
+    fn filter_nodes(&self, cx: &CycleContext<'_>, pod: &Pod, nodes: &[&NodeInfo], state: &StateSlot, rejected: &mut Vec<(u32, Status)>) {
+        for (idx, node) in nodes.iter().enumerate() {
             let status = self.filter(cx, pod, node, state);
             if !status.is_success() {
-                *verdict = status;
+                rejected.push((idx as u32, status));
             }
         }
     }

@@ -48,25 +48,27 @@ pub struct NodeDef {
     pub images: Vec<ImageDef>,
 }
 
-/// The static part of a node.
+/// The static part of a node. The layout is fixed (`repr(C)`): the fields filters and scorers read on
+/// every node come first (see [`NodeInfo`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[repr(C)]
 pub struct Node {
-    /// Name.
-    pub name: Box<str>,
-    /// Name, interned (for `matchFields` on `metadata.name`).
-    pub name_symbol: Symbol,
-    /// Labels.
-    pub labels: Labels,
-    /// Taints.
-    pub taints: Vec<Taint>,
+    /// `spec.unschedulable`.
+    pub unschedulable: bool,
     /// Whether any taint has effect `NoSchedule` or `NoExecute`.
     pub has_hard_taints: bool,
     /// Number of `PreferNoSchedule` taints.
     pub n_prefer_no_schedule_taints: u32,
-    /// `spec.unschedulable`.
-    pub unschedulable: bool,
     /// Allocatable resources.
     pub allocatable: Resources,
+    /// Name, interned (for `matchFields` on `metadata.name`).
+    pub name_symbol: Symbol,
+    /// Name.
+    pub name: Box<str>,
+    /// Labels.
+    pub labels: Labels,
+    /// Taints.
+    pub taints: Vec<Taint>,
     /// Image names (each name of each image, first listing wins) with the image's size, sorted by symbol.
     pub images: Vec<(Symbol, i64)>,
     /// The node tree's zone key: (region, zone), preferring the deprecated beta labels as upstream does.
@@ -148,10 +150,13 @@ impl PodId {
 }
 
 /// A node with the aggregates of its pods (upstream `framework.NodeInfo`).
+///
+/// The layout is fixed (`repr(C)`) so that what every filter and scorer reads (requested and non-zero
+/// requested amounts, pod count, node flags, allocatable cpu, memory and pods) lies in the first two
+/// cache lines; names, labels, taints and images follow.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[repr(C)]
 pub struct NodeInfo {
-    /// The node.
-    pub node: Node,
     /// Sum of the pods' effective requests.
     pub requested: Resources,
     /// Sum of the pods' CPU requests with non-zero defaults (scoring), millicores.
@@ -160,6 +165,8 @@ pub struct NodeInfo {
     pub non_zero_requested_memory: i64,
     /// Pods bound to the node.
     pub pods: Vec<PodId>,
+    /// The node.
+    pub node: Node,
     /// Host ports in use, one entry per pod port (a multiset).
     pub used_ports: SmallVec<[HostPort; 2]>,
 }

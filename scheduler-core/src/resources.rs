@@ -1,7 +1,5 @@
 //! Resource amounts: CPU in millicores, memory and storage in bytes, pod slots, and scalar resources.
 
-use smallvec::SmallVec;
-
 use crate::error::ModelError;
 use crate::intern::{Interner, Symbol, well_known};
 use crate::quantity::Quantity;
@@ -95,7 +93,7 @@ fn is_dns1123_subdomain(s: &str) -> bool {
 
 /// Scalar resource amounts, sorted by name symbol.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Scalars(SmallVec<[(Symbol, i64); 2]>);
+pub struct Scalars(Vec<(Symbol, i64)>);
 
 impl Scalars {
     /// The amount of `name` (0 if absent).
@@ -131,17 +129,19 @@ impl Scalars {
     }
 }
 
-/// Resource amounts as the scheduler's `framework.Resource` holds them.
+/// Resource amounts as the scheduler's `framework.Resource` holds them. The layout is fixed (`repr(C)`),
+/// most-read fields first: see [`crate::NodeInfo`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[repr(C)]
 pub struct Resources {
     /// CPU, millicores.
     pub milli_cpu: i64,
     /// Memory, bytes.
     pub memory: i64,
-    /// Ephemeral storage, bytes.
-    pub ephemeral_storage: i64,
     /// Pod slots (`pods`); only meaningful for node allocatable.
     pub allowed_pods: i64,
+    /// Ephemeral storage, bytes.
+    pub ephemeral_storage: i64,
     /// Scalar resources (extended, hugepages, prefixed native, attachable volumes), in units.
     pub scalars: Scalars,
 }

@@ -177,6 +177,7 @@ pub(crate) struct Trace {
 }
 
 /// A scheduler: profiles, the rotating start index, and the tie-breaking RNG.
+#[derive(Clone)]
 pub struct Scheduler {
     profiles: Vec<Profile>,
     percentage_of_nodes_to_score: i32,
@@ -409,30 +410,13 @@ impl Scheduler {
             t.totals = totals.clone();
         }
 
-        // Select: the highest total among feasible nodes; ties uniformly at random (reservoir sampling in
-        // evaluation order, as pre-1.36 selectHost).
-        let mut best: Option<(i64, NodeId)> = None;
-        let mut n_ties = 0u64;
-        for (i, &node) in scored.iter().enumerate() {
-            if opts.score_all_nodes && !feasible.contains(&node) {
-                continue;
-            }
-            let total = totals[i];
-            match best {
-                Some((b, _)) if total < b => {}
-                Some((b, _)) if total == b => {
-                    n_ties += 1;
-                    if self.rng.random_range(0..n_ties) == 0 {
-                        best = Some((total, node));
-                    }
-                }
-                _ => {
-                    best = Some((total, node));
-                    n_ties = 1;
-                }
-            }
-        }
-        let (_, node) = best.expect("at least two feasible nodes");
+        // Select: the highest total among feasible nodes, ties broken uniformly at random with one draw
+        // (upstream pre-1.36 drew once per tied node; the distribution is the same).
+        let eligible = |i: usize| !opts.score_all_nodes || feasible.contains(&scored[i]);
+        let best = (0..scored.len()).filter(|&i| eligible(i)).map(|i| totals[i]).max().expect("at least two feasible nodes");
+        let n_ties = (0..scored.len()).filter(|&i| eligible(i) && totals[i] == best).count();
+        let pick = if n_ties == 1 { 0 } else { self.rng.random_range(0..n_ties) };
+        let node = (0..scored.len()).filter(|&i| eligible(i) && totals[i] == best).nth(pick).map(|i| scored[i]).expect("pick < ties");
         Ok(ScheduleResult { node, evaluated_nodes: evaluated, feasible_nodes: feasible.len() })
     }
 }
@@ -449,40 +433,63 @@ struct Search {
     failures: Vec<NodeStatus>,
 }
 
-/// One node's verdict within a chunk: `None` passed, else (plugin, status).
-type Verdict = Option<(usize, Status)>;
+type FilterSlot = crate::profile::Slot<dyn crate::framework::FilterPlugin>;
 
-fn evaluate_chunk(
-    cx: &CycleContext<'_>,
+/// Buffers of one chunk evaluation, reused across chunks.
+#[derive(Default)]
+struct ChunkBuffers<'a> {
+    alive: Vec<u32>,
+    refs: Vec<&'a NodeInfo>,
+    rejected: Vec<(u32, Status)>,
+    removed: Vec<usize>,
+}
+
+/// Runs every filter over `ids`, each plugin over the previous plugins' survivors. Returns the rejections
+/// as (index in `ids`, plugin, status), sorted by index.
+fn evaluate_chunk<'a>(
+    cx: &CycleContext<'a>,
     pod: &Pod,
     ids: &[NodeId],
-    filters: &[&crate::profile::Slot<dyn crate::framework::FilterPlugin>],
+    filters: &[&FilterSlot],
     state: &[StateSlot],
-) -> Vec<Verdict> {
-    let mut verdicts: Vec<Verdict> = vec![None; ids.len()];
-    let mut alive: Vec<usize> = (0..ids.len()).collect();
-    let mut refs: Vec<&NodeInfo> = Vec::with_capacity(ids.len());
-    let mut out: Vec<Status> = Vec::with_capacity(ids.len());
+    buf: &mut ChunkBuffers<'a>,
+) -> Vec<(u32, usize, Status)> {
+    let mut rejections = Vec::new();
+    buf.alive.clear();
+    buf.alive.extend(0..ids.len() as u32);
+    buf.refs.clear();
+    buf.refs.extend(ids.iter().map(|&id| cx.cluster.node(id)));
     for slot in filters {
-        if alive.is_empty() {
+        if buf.alive.is_empty() {
             break;
         }
-        refs.clear();
-        refs.extend(alive.iter().map(|&i| cx.cluster.node(ids[i])));
-        out.clear();
-        out.resize(alive.len(), Status::success());
-        slot.imp.filter_nodes(cx, pod, &refs, &state[slot.plugin], &mut out);
-        let mut next_alive = Vec::with_capacity(alive.len());
-        for (k, status) in out.drain(..).enumerate() {
-            if status.is_success() {
-                next_alive.push(alive[k]);
-            } else {
-                verdicts[alive[k]] = Some((slot.plugin, status));
-            }
+        buf.rejected.clear();
+        slot.imp.filter_nodes(cx, pod, &buf.refs, &state[slot.plugin], &mut buf.rejected);
+        if buf.rejected.is_empty() {
+            continue;
         }
-        alive = next_alive;
+        buf.removed.clear();
+        for (i, status) in buf.rejected.drain(..) {
+            buf.removed.push(i as usize);
+            rejections.push((buf.alive[i as usize], slot.plugin, status));
+        }
+        // Drop the rejected nodes from the survivors (the rejections are in node order).
+        let mut next = buf.removed.iter().copied().peekable();
+        let mut keep = 0;
+        for pos in 0..buf.alive.len() {
+            if next.peek() == Some(&pos) {
+                next.next();
+                continue;
+            }
+            buf.alive[keep] = buf.alive[pos];
+            buf.refs[keep] = buf.refs[pos];
+            keep += 1;
+        }
+        buf.alive.truncate(keep);
+        buf.refs.truncate(keep);
     }
-    verdicts
+    rejections.sort_unstable_by_key(|&(i, _, _)| i);
+    rejections
 }
 
 #[expect(clippy::too_many_arguments, reason = "the cycle's pieces, passed explicitly to keep borrows apart")]
@@ -492,7 +499,7 @@ fn search_feasible(
     nodes: &[NodeId],
     start: usize,
     num_to_find: usize,
-    filters: &[&crate::profile::Slot<dyn crate::framework::FilterPlugin>],
+    filters: &[&FilterSlot],
     state: &[StateSlot],
     parallel_min_nodes: usize,
     profile: &Profile,
@@ -503,40 +510,59 @@ fn search_feasible(
         return Ok(search);
     }
     if filters.is_empty() {
-        search.feasible.extend((0..num_to_find.min(n)).map(|i| nodes[(start + i) % n]));
+        let begin = start % n;
+        search.feasible.extend(nodes.iter().cycle().skip(begin).take(num_to_find.min(n)));
         return Ok(search);
     }
-    let rotated = |i: usize| nodes[(start + i) % n];
+    // Node at rotated position i is nodes[(start + i) % n]; walk it without a division per node.
+    let rotated = |from: usize, len: usize, out: &mut Vec<NodeId>| {
+        let begin = (start + from) % n;
+        let first = (n - begin).min(len);
+        out.extend_from_slice(&nodes[begin..begin + first]);
+        out.extend_from_slice(&nodes[..len - first]);
+    };
     let parallel = num_to_find >= parallel_min_nodes && rayon::current_num_threads() > 1;
     let wave = if parallel { FILTER_CHUNK * rayon::current_num_threads() * 2 } else { FILTER_CHUNK };
+    let mut buf = ChunkBuffers::default();
+    let mut ids: Vec<NodeId> = Vec::with_capacity(wave);
     let mut pos = 0;
     while pos < n {
         let wave_len = wave.min(n - pos);
-        let ids: Vec<NodeId> = (pos..pos + wave_len).map(rotated).collect();
-        let verdicts: Vec<Verdict> = if parallel {
-            ids.par_chunks(FILTER_CHUNK).flat_map_iter(|chunk| evaluate_chunk(cx, pod, chunk, filters, state)).collect()
+        ids.clear();
+        rotated(pos, wave_len, &mut ids);
+        let rejections: Vec<(u32, usize, Status)> = if parallel {
+            let per_chunk: Vec<Vec<(u32, usize, Status)>> = ids
+                .par_chunks(FILTER_CHUNK)
+                .enumerate()
+                .map_init(ChunkBuffers::default, |b, (c, chunk)| {
+                    let offset = (c * FILTER_CHUNK) as u32;
+                    evaluate_chunk(cx, pod, chunk, filters, state, b).into_iter().map(|(i, p, s)| (i + offset, p, s)).collect()
+                })
+                .collect();
+            per_chunk.into_iter().flatten().collect()
         } else {
-            evaluate_chunk(cx, pod, &ids, filters, state)
+            evaluate_chunk(cx, pod, &ids, filters, state, &mut buf)
         };
-        for (k, verdict) in verdicts.into_iter().enumerate() {
-            match verdict {
-                None => {
-                    if search.feasible.len() == num_to_find {
-                        // Upstream cancels when the count exceeds numNodesToFind; this node is not kept.
-                        return Ok(search);
-                    }
-                    search.feasible.push(ids[k]);
+        let mut rejections = rejections;
+        let mut next_rejection = 0;
+        for (k, &id) in ids.iter().enumerate() {
+            if next_rejection < rejections.len() && rejections[next_rejection].0 as usize == k {
+                let (_, plugin, status) = std::mem::take(&mut rejections[next_rejection]);
+                next_rejection += 1;
+                if !status.is_rejected() {
+                    return Err(ScheduleError::Internal(format!(
+                        "running {:?} filter plugin: {}",
+                        profile.plugin_name(plugin),
+                        status.message()
+                    )));
                 }
-                Some((plugin, status)) => {
-                    if !status.is_rejected() {
-                        return Err(ScheduleError::Internal(format!(
-                            "running {:?} filter plugin: {}",
-                            profile.plugin_name(plugin),
-                            status.message()
-                        )));
-                    }
-                    search.failures.push(NodeStatus { node: ids[k], plugin: Some(plugin), status });
+                search.failures.push(NodeStatus { node: id, plugin: Some(plugin), status });
+            } else {
+                if search.feasible.len() == num_to_find {
+                    // Upstream cancels when the count exceeds numNodesToFind; this node is not kept.
+                    return Ok(search);
                 }
+                search.feasible.push(id);
             }
         }
         pos += wave_len;
@@ -601,13 +627,15 @@ fn prioritize(
                 )));
             }
         }
+        // Validate, then accumulate: two loops the compiler vectorises.
+        if let Some(&s) = scores.iter().find(|&&s| !(MIN_NODE_SCORE..=MAX_NODE_SCORE).contains(&s)) {
+            return Err(ScheduleError::Internal(format!(
+                "applying score defaultWeights on Score plugins: plugin {name:?} returns an invalid score {s}, it should in the range of [{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing"
+            )));
+        }
+        let weight = slot.weight;
         for (total, &s) in totals.iter_mut().zip(&scores) {
-            if !(MIN_NODE_SCORE..=MAX_NODE_SCORE).contains(&s) {
-                return Err(ScheduleError::Internal(format!(
-                    "applying score defaultWeights on Score plugins: plugin {name:?} returns an invalid score {s}, it should in the range of [{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing"
-                )));
-            }
-            *total += s * slot.weight;
+            *total += s * weight;
         }
         if let (Some(t), Some(raw)) = (trace.as_deref_mut(), raw) {
             t.scores.push((slot.plugin, slot.weight, raw, scores.clone()));

@@ -77,37 +77,53 @@ impl NodeResourcesBalancedAllocation {
         Ok(NodeResourcesBalancedAllocation { resources: compile_resources(&parsed.resources, interner) })
     }
 
-    fn node_score(&self, node: &NodeInfo, pod_requests: &[i64]) -> i64 {
-        let mut with_pod: SmallVec<[(i64, i64); 4]> = SmallVec::new();
-        let mut without_pod: SmallVec<[(i64, i64); 4]> = SmallVec::new();
+    /// Writes the used fractions with and without the pod of the resources the node has; returns how many.
+    #[inline(always)]
+    fn fractions(&self, node: &NodeInfo, pod_requests: &[i64], with_pod: &mut [f64], without_pod: &mut [f64]) -> usize {
+        let mut n = 0;
         for (res, &pod_req) in self.resources.iter().zip(pod_requests) {
             let (cap, used) = res.node_amounts(node, pod_req, Requests::Real);
             if cap == 0 {
                 continue;
             }
-            with_pod.push((used + pod_req, cap));
-            without_pod.push((used, cap));
+            with_pod[n] = fraction(used + pod_req, cap);
+            without_pod[n] = fraction(used, cap);
+            n += 1;
         }
-        let score_with = balanced_resource_score(&with_pod);
-        let score_without = balanced_resource_score(&without_pod);
+        n
+    }
+
+    #[inline(always)]
+    fn node_score(&self, node: &NodeInfo, pod_requests: &[i64]) -> i64 {
+        const INLINE: usize = 8;
+        let (score_with, score_without) = if self.resources.len() <= INLINE {
+            let (mut with_pod, mut without_pod) = ([0.0; INLINE], [0.0; INLINE]);
+            let n = self.fractions(node, pod_requests, &mut with_pod, &mut without_pod);
+            (balanced_resource_score(&with_pod[..n]), balanced_resource_score(&without_pod[..n]))
+        } else {
+            let (mut with_pod, mut without_pod) = (vec![0.0; self.resources.len()], vec![0.0; self.resources.len()]);
+            let n = self.fractions(node, pod_requests, &mut with_pod, &mut without_pod);
+            (balanced_resource_score(&with_pod[..n]), balanced_resource_score(&without_pod[..n]))
+        };
         scheduler_core::MAX_NODE_SCORE / 2 + (scheduler_core::MAX_NODE_SCORE / 2 + score_with - score_without) / 2
     }
 }
 
-/// Upstream `balancedResourceScorer`'s balance: `int64((1 − std) · 100)` over the used fractions
-/// (each capped at 1) of resources with non-zero allocatable, in upstream's float evaluation order.
-fn balanced_resource_score(amounts: &[(i64, i64)]) -> i64 {
-    let mut fractions: SmallVec<[f64; 4]> = SmallVec::new();
-    let mut total = 0.0f64;
-    for &(requested, allocatable) in amounts {
-        let fraction = (requested as f64 / allocatable as f64).min(1.0);
-        total += fraction;
-        fractions.push(fraction);
-    }
+/// A used fraction, capped at 1.
+#[inline]
+fn fraction(requested: i64, allocatable: i64) -> f64 {
+    (requested as f64 / allocatable as f64).min(1.0)
+}
+
+/// Upstream `balancedResourceScorer`'s balance: `int64((1 − std) · 100)` over the used fractions of
+/// resources with non-zero allocatable, in upstream's float evaluation order.
+#[inline(always)]
+fn balanced_resource_score(fractions: &[f64]) -> i64 {
     let std = match fractions.len() {
         0 | 1 => 0.0,
         2 => ((fractions[0] - fractions[1]) / 2.0).abs(),
         n => {
+            let total = fractions.iter().fold(0.0, |acc, f| acc + f);
             let mean = total / n as f64;
             let sum = fractions.iter().fold(0.0, |acc, f| acc + (f - mean) * (f - mean));
             (sum / n as f64).sqrt()
@@ -137,21 +153,35 @@ impl PreScorePlugin for NodeResourcesBalancedAllocation {
     }
 }
 
-impl ScorePlugin for NodeResourcesBalancedAllocation {
-    #[inline]
-    fn score(&self, _cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo, state: &StateSlot) -> Result<i64, Status> {
-        let fallback: SmallVec<[i64; 4]>;
-        let requests = match state.get::<PodRequests>() {
-            Some(r) => &r.0[..],
-            None => {
-                fallback = self.resources.iter().map(|r| r.pod_request(pod, Requests::Real)).collect();
-                &fallback[..]
-            }
-        };
-        if requests.iter().all(|&r| r == 0) {
-            return Ok(0);
+impl NodeResourcesBalancedAllocation {
+    fn pod_requests(&self, pod: &Pod, state: &StateSlot) -> SmallVec<[i64; 4]> {
+        match state.get::<PodRequests>() {
+            Some(r) => r.0.clone(),
+            None => self.resources.iter().map(|r| r.pod_request(pod, Requests::Real)).collect(),
         }
-        Ok(self.node_score(node, requests))
+    }
+}
+
+impl ScorePlugin for NodeResourcesBalancedAllocation {
+    fn score(&self, _cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo, state: &StateSlot) -> Result<i64, Status> {
+        let requests = self.pod_requests(pod, state);
+        Ok(if requests.iter().all(|&r| r == 0) { 0 } else { self.node_score(node, &requests) })
+    }
+
+    fn score_nodes(
+        &self,
+        _cx: &CycleContext<'_>,
+        pod: &Pod,
+        nodes: &[&NodeInfo],
+        state: &StateSlot,
+        out: &mut [i64],
+    ) -> Result<(), Status> {
+        let requests = self.pod_requests(pod, state);
+        let best_effort = requests.iter().all(|&r| r == 0);
+        for (node, score) in nodes.iter().zip(out.iter_mut()) {
+            *score = if best_effort { 0 } else { self.node_score(node, &requests) };
+        }
+        Ok(())
     }
 }
 

@@ -32,7 +32,9 @@ use scheduler_core::{
     PreFilterResult, PreScorePlugin, Reason, ResourceKind, ScorePlugin, StateSlot, Status, Symbol, is_qualified_name,
 };
 
-use super::resource_allocation::{Requests, ResourceSpec, ScoringResource, compile_resources, default_resources, validate_weights};
+use super::resource_allocation::{
+    Requests, ResourceSpec, ScoringResource, compile_resources, default_resources, exact_div, validate_weights,
+};
 
 /// `NodeResourcesFitArgs`.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -188,40 +190,48 @@ impl NodeResourcesFit {
         })
     }
 
-    fn node_score(&self, node: &NodeInfo, pod_requests: &[i64]) -> i64 {
+    /// Upstream `resourceAllocationScorer.score` with the least- or most-allocated per-resource score `f`:
+    /// the weighted mean over resources the node has.
+    #[inline(always)]
+    fn weighted_mean(&self, node: &NodeInfo, pod_requests: &[i64], f: impl Fn(i64, i64) -> i64) -> i64 {
         let mut node_score = 0i64;
         let mut weight_sum = 0i64;
+        for (res, &pod_req) in self.resources.iter().zip(pod_requests) {
+            let (cap, used) = res.node_amounts(node, pod_req, Requests::NonZero);
+            if cap == 0 {
+                continue;
+            }
+            node_score += f(used + pod_req, cap) * res.weight;
+            weight_sum += res.weight;
+        }
+        if weight_sum == 0 { 0 } else { exact_div(node_score, weight_sum) }
+    }
+
+    /// Upstream's `RequestedToCapacityRatio` scorer: resources scoring 0 are left out of the mean.
+    fn requested_to_capacity_ratio(&self, node: &NodeInfo, pod_requests: &[i64], shape: &[(i64, i64)]) -> i64 {
+        let mut node_score = 0i64;
+        let mut weight_sum = 0i64;
+        for (res, &pod_req) in self.resources.iter().zip(pod_requests) {
+            let (cap, used) = res.node_amounts(node, pod_req, Requests::NonZero);
+            if cap == 0 {
+                continue;
+            }
+            let req = used + pod_req;
+            let utilization = if req > cap { 100 } else { exact_div(req * 100, cap) };
+            let s = broken_linear(shape, utilization);
+            if s > 0 {
+                node_score += s * res.weight;
+                weight_sum += res.weight;
+            }
+        }
+        if weight_sum == 0 { 0 } else { (node_score as f64 / weight_sum as f64).round() as i64 }
+    }
+
+    fn node_score(&self, node: &NodeInfo, pod_requests: &[i64]) -> i64 {
         match &self.strategy {
-            Strategy::LeastAllocated | Strategy::MostAllocated => {
-                let least = matches!(self.strategy, Strategy::LeastAllocated);
-                for (res, &pod_req) in self.resources.iter().zip(pod_requests) {
-                    let (cap, used) = res.node_amounts(node, pod_req, Requests::NonZero);
-                    if cap == 0 {
-                        continue;
-                    }
-                    let req = used + pod_req;
-                    let s = if least { least_requested_score(req, cap) } else { most_requested_score(req, cap) };
-                    node_score += s * res.weight;
-                    weight_sum += res.weight;
-                }
-                if weight_sum == 0 { 0 } else { node_score / weight_sum }
-            }
-            Strategy::RequestedToCapacityRatio(shape) => {
-                for (res, &pod_req) in self.resources.iter().zip(pod_requests) {
-                    let (cap, used) = res.node_amounts(node, pod_req, Requests::NonZero);
-                    if cap == 0 {
-                        continue;
-                    }
-                    let req = used + pod_req;
-                    let utilization = if req > cap { 100 } else { req * 100 / cap };
-                    let s = broken_linear(shape, utilization);
-                    if s > 0 {
-                        node_score += s * res.weight;
-                        weight_sum += res.weight;
-                    }
-                }
-                if weight_sum == 0 { 0 } else { (node_score as f64 / weight_sum as f64).round() as i64 }
-            }
+            Strategy::LeastAllocated => self.weighted_mean(node, pod_requests, least_requested_score),
+            Strategy::MostAllocated => self.weighted_mean(node, pod_requests, most_requested_score),
+            Strategy::RequestedToCapacityRatio(shape) => self.requested_to_capacity_ratio(node, pod_requests, shape),
         }
     }
 
@@ -278,7 +288,7 @@ fn least_requested_score(requested: i64, capacity: i64) -> i64 {
     if capacity == 0 || requested > capacity {
         return 0;
     }
-    (capacity - requested) * 100 / capacity
+    exact_div((capacity - requested) * 100, capacity)
 }
 
 /// Upstream `mostRequestedScore`.
@@ -287,7 +297,7 @@ fn most_requested_score(requested: i64, capacity: i64) -> i64 {
     if capacity == 0 {
         return 0;
     }
-    requested.min(capacity) * 100 / capacity
+    exact_div(requested.min(capacity) * 100, capacity)
 }
 
 /// Upstream `helper.BuildBrokenLinearFunction`.
@@ -327,8 +337,33 @@ impl PreFilterPlugin for NodeResourcesFit {
     }
 }
 
+/// Whether a pod without scalar requests fits the node's pod slots, cpu, memory and ephemeral storage
+/// (the common case, decided without building a status).
+#[inline(always)]
+fn fits_without_scalars(pod: &Pod, node: &NodeInfo) -> bool {
+    let req = &pod.requests;
+    let alloc = &node.node.allocatable;
+    let used = &node.requested;
+    req.scalars.is_empty()
+        && (node.n_pods() as i64) < alloc.allowed_pods
+        && (req.milli_cpu == 0 || req.milli_cpu <= alloc.milli_cpu - used.milli_cpu)
+        && (req.memory == 0 || req.memory <= alloc.memory - used.memory)
+        && (req.ephemeral_storage == 0 || req.ephemeral_storage <= alloc.ephemeral_storage - used.ephemeral_storage)
+}
+
 impl FilterPlugin for NodeResourcesFit {
-    #[inline]
+    fn filter_nodes(&self, cx: &CycleContext<'_>, pod: &Pod, nodes: &[&NodeInfo], state: &StateSlot, rejected: &mut Vec<(u32, Status)>) {
+        for (idx, node) in nodes.iter().enumerate() {
+            if fits_without_scalars(pod, node) {
+                continue;
+            }
+            let status = self.filter(cx, pod, node, state);
+            if !status.is_success() {
+                rejected.push((idx as u32, status));
+            }
+        }
+    }
+
     fn filter(&self, cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo, state: &StateSlot) -> Status {
         let req = &pod.requests;
         let alloc = &node.node.allocatable;
@@ -384,16 +419,39 @@ impl PreScorePlugin for NodeResourcesFit {
     }
 }
 
-impl ScorePlugin for NodeResourcesFit {
-    #[inline]
-    fn score(&self, _cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo, state: &StateSlot) -> Result<i64, Status> {
+impl NodeResourcesFit {
+    fn pod_requests(&self, pod: &Pod, state: &StateSlot) -> SmallVec<[i64; 4]> {
         match state.get::<PodRequests>() {
-            Some(reqs) => Ok(self.node_score(node, &reqs.0)),
-            None => {
-                let reqs: SmallVec<[i64; 4]> = self.resources.iter().map(|r| r.pod_request(pod, Requests::NonZero)).collect();
-                Ok(self.node_score(node, &reqs))
+            Some(reqs) => reqs.0.clone(),
+            None => self.resources.iter().map(|r| r.pod_request(pod, Requests::NonZero)).collect(),
+        }
+    }
+}
+
+impl ScorePlugin for NodeResourcesFit {
+    fn score(&self, _cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo, state: &StateSlot) -> Result<i64, Status> {
+        Ok(self.node_score(node, &self.pod_requests(pod, state)))
+    }
+
+    fn score_nodes(
+        &self,
+        _cx: &CycleContext<'_>,
+        pod: &Pod,
+        nodes: &[&NodeInfo],
+        state: &StateSlot,
+        out: &mut [i64],
+    ) -> Result<(), Status> {
+        let reqs = self.pod_requests(pod, state);
+        let scored = nodes.iter().zip(out.iter_mut());
+        // One loop per strategy, so that the per-resource score inlines.
+        match &self.strategy {
+            Strategy::LeastAllocated => scored.for_each(|(node, score)| *score = self.weighted_mean(node, &reqs, least_requested_score)),
+            Strategy::MostAllocated => scored.for_each(|(node, score)| *score = self.weighted_mean(node, &reqs, most_requested_score)),
+            Strategy::RequestedToCapacityRatio(shape) => {
+                scored.for_each(|(node, score)| *score = self.requested_to_capacity_ratio(node, &reqs, shape))
             }
         }
+        Ok(())
     }
 }
 

@@ -1,0 +1,47 @@
+//! Workloads shared by the benchmarks: upstream scheduler_perf's node and pod templates.
+//!
+//! `SchedulingBasic` (test/integration/scheduler_perf/misc/performance-config.yaml): nodes from
+//! `makeBaseNode` (4 CPU, 32Gi, 110 pods, no labels), pods from `templates/pod-default.yaml` (one
+//! `pause` container, 100m / 500Mi requests and limits, container port 80 without a host port).
+
+use scheduler_core::testing::{node, pod};
+use scheduler_core::{Cluster, Pod, PodDef, Scheduler, SchedulerConfig};
+
+/// A `makeBaseNode` node.
+pub fn base_node(i: usize) -> scheduler_core::NodeDef {
+    let mut def = node(&format!("scheduler-perf-{i}")).cpu("4").memory("32Gi").pods(110).def;
+    def.labels.clear();
+    def
+}
+
+/// A `pod-default.yaml` pod.
+pub fn default_pod(i: usize) -> PodDef {
+    let mut def = pod(&format!("pod-{i}")).image("registry.k8s.io/pause:3.10.1").def;
+    let c = &mut def.containers[0];
+    c.requests = vec![("cpu".into(), "100m".into()), ("memory".into(), "500Mi".into())];
+    c.limits = c.requests.clone();
+    c.ports.push(scheduler_core::ContainerPortDef { container_port: 80, ..Default::default() });
+    def
+}
+
+/// A cluster of `n_nodes` base nodes on which `init_pods` default pods were scheduled by the default
+/// profile, and that scheduler.
+pub fn scheduling_basic(n_nodes: usize, init_pods: usize) -> (Cluster, Scheduler) {
+    let mut cluster = Cluster::new();
+    for i in 0..n_nodes {
+        cluster.add_node(&base_node(i)).expect("valid node");
+    }
+    let mut scheduler =
+        Scheduler::from_config(&SchedulerConfig::default(), &plugins::registry(), &mut cluster, 1).expect("default profile");
+    for i in 0..init_pods {
+        let p = cluster.compile_pod(&default_pod(i)).expect("valid pod");
+        let r = scheduler.schedule_one(&cluster, &p).expect("fits");
+        cluster.add_pod(p, r.node);
+    }
+    (cluster, scheduler)
+}
+
+/// Compiled pods to measure.
+pub fn measure_pods(cluster: &mut Cluster, n: usize, offset: usize) -> Vec<Pod> {
+    (0..n).map(|i| cluster.compile_pod(&default_pod(offset + i)).expect("valid pod")).collect()
+}
