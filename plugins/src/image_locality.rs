@@ -62,6 +62,11 @@ impl ScorePlugin for ImageLocality {
     ) -> Result<(), Status> {
         let n_containers = i64::from(pod.n_containers);
         let without_images = calculate_priority(0, n_containers);
+        if pod.images.iter().all(|&image| cx.cluster.image_state(image).is_none()) {
+            // No node has any of the pod's images.
+            out.fill(without_images);
+            return Ok(());
+        }
         for (node, score) in nodes.iter().zip(out.iter_mut()) {
             let sum = sum_image_scores(cx, pod, node);
             *score = if sum == 0 { without_images } else { calculate_priority(sum, n_containers) };

@@ -24,6 +24,10 @@ impl Plugin for NodeName {
 }
 
 impl FilterPlugin for NodeName {
+    fn applies_to(&self, pod: &Pod) -> bool {
+        pod.node_name.is_some()
+    }
+
     #[inline]
     fn filter(&self, _cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo, _state: &StateSlot) -> Status {
         match pod.node_name {

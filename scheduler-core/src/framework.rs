@@ -263,6 +263,12 @@ pub trait PreFilterPlugin: Send + Sync {
 
 /// Filter: whether the pod can run on a node.
 pub trait FilterPlugin: Send + Sync {
+    /// Whether the filter can reject any node for this pod. `false` lets the framework leave it out of
+    /// this cycle; results are the same. (NodeName, for a pod without `spec.nodeName`.)
+    fn applies_to(&self, _pod: &Pod) -> bool {
+        true
+    }
+
     /// The verdict for one node: Success, Unschedulable or UnschedulableAndUnresolvable with reasons.
     fn filter(&self, cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo, state: &StateSlot) -> Status;
 

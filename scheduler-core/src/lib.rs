@@ -12,6 +12,7 @@
 
 mod cluster;
 mod config;
+mod divisor;
 mod error;
 mod explain;
 mod framework;
@@ -34,6 +35,7 @@ pub use config::{
     API_VERSION, ConfigError, DEFAULT_MULTI_POINT, DefaultedProfile, KubeSchedulerConfiguration, PluginConfig, PluginRef, PluginSet,
     Plugins, ProfileConfig, SchedulerConfig, merge_plugins, yaml_error,
 };
+pub use divisor::Divisor;
 pub use error::ModelError;
 pub use explain::{Explanation, FilterVerdict, NodeExplanation, PluginScore};
 pub use framework::{

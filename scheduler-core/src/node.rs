@@ -3,6 +3,7 @@
 
 use smallvec::SmallVec;
 
+use crate::divisor::Divisor;
 use crate::error::ModelError;
 use crate::intern::{Interner, Symbol, well_known};
 use crate::labels::Labels;
@@ -50,7 +51,7 @@ pub struct NodeDef {
 
 /// The static part of a node. The layout is fixed (`repr(C)`): the fields filters and scorers read on
 /// every node come first (see [`NodeInfo`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 #[repr(C)]
 pub struct Node {
     /// `spec.unschedulable`.
@@ -61,6 +62,8 @@ pub struct Node {
     pub n_prefer_no_schedule_taints: u32,
     /// Allocatable resources.
     pub allocatable: Resources,
+    /// Allocatable CPU and memory as divisors (resource scorers divide by them on every node).
+    pub allocatable_divisors: [Divisor; 2],
     /// Name, interned (for `matchFields` on `metadata.name`).
     pub name_symbol: Symbol,
     /// Name.
@@ -106,6 +109,7 @@ impl Node {
             labels,
             taints,
             unschedulable: def.unschedulable,
+            allocatable_divisors: [Divisor::new(allocatable.milli_cpu), Divisor::new(allocatable.memory)],
             allocatable,
             images,
             zone_key: (region, zone),
@@ -154,7 +158,7 @@ impl PodId {
 /// The layout is fixed (`repr(C)`) so that what every filter and scorer reads (requested and non-zero
 /// requested amounts, pod count, node flags, allocatable cpu, memory and pods) lies in the first two
 /// cache lines; names, labels, taints and images follow.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 #[repr(C)]
 pub struct NodeInfo {
     /// Sum of the pods' effective requests.

@@ -371,7 +371,7 @@ impl Scheduler {
         }
         let start = if opts.advance && !nodes.is_empty() { self.next_start_node_index % nodes.len() } else { 0 };
         let filters: Vec<&crate::profile::Slot<dyn crate::framework::FilterPlugin>> =
-            profile.filter.iter().filter(|s| !skip_filter[s.plugin]).collect();
+            profile.filter.iter().filter(|s| !skip_filter[s.plugin] && s.imp.applies_to(pod)).collect();
         let search = search_feasible(&cx, pod, nodes, start, num_to_find, &filters, &filter_state, self.parallel_min_nodes, profile)?;
         if opts.advance {
             let processed = search.feasible.len() + search.failures.len();
@@ -402,21 +402,27 @@ impl Scheduler {
         }
 
         // Score.
-        let scored: Vec<NodeId> = if opts.score_all_nodes { all_nodes.to_vec() } else { feasible.clone() };
+        let scored: &[NodeId] = if opts.score_all_nodes { all_nodes } else { &feasible };
         let infos: Vec<&NodeInfo> = scored.iter().map(|&n| cluster.node(n)).collect();
         let totals = prioritize(&cx, pod, profile, &infos, self.parallel_min_nodes, trace.as_deref_mut())?;
         if let Some(t) = trace {
-            t.scored_nodes = scored.clone();
+            t.scored_nodes = scored.to_vec();
             t.totals = totals.clone();
         }
 
         // Select: the highest total among feasible nodes, ties broken uniformly at random with one draw
         // (upstream pre-1.36 drew once per tied node; the distribution is the same).
         let eligible = |i: usize| !opts.score_all_nodes || feasible.contains(&scored[i]);
-        let best = (0..scored.len()).filter(|&i| eligible(i)).map(|i| totals[i]).max().expect("at least two feasible nodes");
-        let n_ties = (0..scored.len()).filter(|&i| eligible(i) && totals[i] == best).count();
+        let (mut best, mut n_ties) = (i64::MIN, 0usize);
+        for (i, &total) in totals.iter().enumerate() {
+            if total > best && eligible(i) {
+                (best, n_ties) = (total, 1);
+            } else if total == best && eligible(i) {
+                n_ties += 1;
+            }
+        }
         let pick = if n_ties == 1 { 0 } else { self.rng.random_range(0..n_ties) };
-        let node = (0..scored.len()).filter(|&i| eligible(i) && totals[i] == best).nth(pick).map(|i| scored[i]).expect("pick < ties");
+        let node = (0..scored.len()).filter(|&i| totals[i] == best && eligible(i)).nth(pick).map(|i| scored[i]).expect("pick < ties");
         Ok(ScheduleResult { node, evaluated_nodes: evaluated, feasible_nodes: feasible.len() })
     }
 }

@@ -28,13 +28,11 @@ use serde::Deserialize;
 use smallvec::SmallVec;
 
 use scheduler_core::{
-    Code, ConfigError, CycleContext, ExtensionPoints, FilterPlugin, Interner, NodeInfo, Plugin, PluginArgs, Pod, PreFilterPlugin,
+    Code, ConfigError, CycleContext, Divisor, ExtensionPoints, FilterPlugin, Interner, NodeInfo, Plugin, PluginArgs, Pod, PreFilterPlugin,
     PreFilterResult, PreScorePlugin, Reason, ResourceKind, ScorePlugin, StateSlot, Status, Symbol, is_qualified_name,
 };
 
-use super::resource_allocation::{
-    Requests, ResourceSpec, ScoringResource, compile_resources, default_resources, exact_div, validate_weights,
-};
+use super::resource_allocation::{Requests, ResourceSpec, ScoringResource, compile_resources, default_resources, validate_weights};
 
 /// `NodeResourcesFitArgs`.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -99,6 +97,7 @@ pub struct NodeResourcesFit {
     ignored_resources: Vec<Symbol>,
     ignored_groups: Vec<String>,
     resources: Vec<ScoringResource>,
+    total_weight: Divisor,
     strategy: Strategy,
 }
 
@@ -186,6 +185,7 @@ impl NodeResourcesFit {
             ignored_resources: parsed.ignored_resources.iter().map(|n| interner.intern(n)).collect(),
             ignored_groups: parsed.ignored_resource_groups,
             resources: compile_resources(&strategy_args.resources, interner),
+            total_weight: Divisor::new(strategy_args.resources.iter().map(|r| r.weight).sum()),
             strategy,
         })
     }
@@ -193,18 +193,24 @@ impl NodeResourcesFit {
     /// Upstream `resourceAllocationScorer.score` with the least- or most-allocated per-resource score `f`:
     /// the weighted mean over resources the node has.
     #[inline(always)]
-    fn weighted_mean(&self, node: &NodeInfo, pod_requests: &[i64], f: impl Fn(i64, i64) -> i64) -> i64 {
+    fn weighted_mean(&self, node: &NodeInfo, pod_requests: &[i64], f: impl Fn(i64, Divisor) -> i64) -> i64 {
         let mut node_score = 0i64;
         let mut weight_sum = 0i64;
         for (res, &pod_req) in self.resources.iter().zip(pod_requests) {
-            let (cap, used) = res.node_amounts(node, pod_req, Requests::NonZero);
-            if cap == 0 {
+            let (cap, used) = res.node_amounts_divisor(node, pod_req, Requests::NonZero);
+            if cap.get() == 0 {
                 continue;
             }
             node_score += f(used + pod_req, cap) * res.weight;
             weight_sum += res.weight;
         }
-        if weight_sum == 0 { 0 } else { exact_div(node_score, weight_sum) }
+        if weight_sum == 0 { 0 } else { self.weight_divisor(weight_sum).divide(node_score) }
+    }
+
+    /// The sum of all weights as a divisor when every resource counts (the usual case), else a new one.
+    #[inline]
+    fn weight_divisor(&self, weight_sum: i64) -> Divisor {
+        if weight_sum == self.total_weight.get() { self.total_weight } else { Divisor::new(weight_sum) }
     }
 
     /// Upstream's `RequestedToCapacityRatio` scorer: resources scoring 0 are left out of the mean.
@@ -217,7 +223,7 @@ impl NodeResourcesFit {
                 continue;
             }
             let req = used + pod_req;
-            let utilization = if req > cap { 100 } else { exact_div(req * 100, cap) };
+            let utilization = if req > cap { 100 } else { req * 100 / cap };
             let s = broken_linear(shape, utilization);
             if s > 0 {
                 node_score += s * res.weight;
@@ -284,20 +290,22 @@ fn validate_shape(shape: &[ShapePoint], path: &str) -> Result<(), ConfigError> {
 
 /// Upstream `leastRequestedScore`.
 #[inline]
-fn least_requested_score(requested: i64, capacity: i64) -> i64 {
-    if capacity == 0 || requested > capacity {
+fn least_requested_score(requested: i64, capacity: Divisor) -> i64 {
+    let cap = capacity.get();
+    if cap == 0 || requested > cap {
         return 0;
     }
-    exact_div((capacity - requested) * 100, capacity)
+    capacity.divide((cap - requested) * 100)
 }
 
 /// Upstream `mostRequestedScore`.
 #[inline]
-fn most_requested_score(requested: i64, capacity: i64) -> i64 {
-    if capacity == 0 {
+fn most_requested_score(requested: i64, capacity: Divisor) -> i64 {
+    let cap = capacity.get();
+    if cap == 0 {
         return 0;
     }
-    exact_div(requested.min(capacity) * 100, capacity)
+    capacity.divide(requested.min(cap) * 100)
 }
 
 /// Upstream `helper.BuildBrokenLinearFunction`.

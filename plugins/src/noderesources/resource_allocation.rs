@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use scheduler_core::{ConfigError, Interner, NodeInfo, Pod, ResourceKind, Symbol};
+use scheduler_core::{ConfigError, Divisor, Interner, NodeInfo, Pod, ResourceKind, Symbol};
 
 /// A resource and its weight in `scoringStrategy.resources` or BalancedAllocation's `resources`.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -99,72 +99,27 @@ impl ScoringResource {
     /// allocatable of 0 means the resource is skipped. Add the pod's request for "requested with the pod".
     #[inline]
     pub fn node_amounts(&self, node: &NodeInfo, pod_request: i64, requests: Requests) -> (i64, i64) {
+        let (cap, used) = self.node_amounts_divisor(node, pod_request, requests);
+        (cap.get(), used)
+    }
+
+    /// [`ScoringResource::node_amounts`] with the allocatable as a [`Divisor`] (precomputed for cpu and memory).
+    #[inline]
+    pub fn node_amounts_divisor(&self, node: &NodeInfo, pod_request: i64, requests: Requests) -> (Divisor, i64) {
         let alloc = &node.node.allocatable;
         match self.accounting {
             Accounting::Cpu => {
                 let used = if requests == Requests::NonZero { node.non_zero_requested_milli_cpu } else { node.requested.milli_cpu };
-                (alloc.milli_cpu, used)
+                (node.node.allocatable_divisors[0], used)
             }
             Accounting::Memory => {
                 let used = if requests == Requests::NonZero { node.non_zero_requested_memory } else { node.requested.memory };
-                (alloc.memory, used)
+                (node.node.allocatable_divisors[1], used)
             }
-            Accounting::EphemeralStorage => (alloc.ephemeral_storage, node.requested.ephemeral_storage),
-            Accounting::Scalar if pod_request == 0 => (0, 0),
-            Accounting::Scalar => (alloc.scalars.get(self.name), node.requested.scalars.get(self.name)),
-            Accounting::None => (0, 0),
-        }
-    }
-}
-
-/// `a / b` for `a >= 0`, `b > 0`, exactly as integer division, computed through one (pipelined) f64
-/// division and a one-step correction when both fit in 53 bits; else by integer division. Scoring
-/// divides twice per resource per node, and 64-bit integer division is the slowest instruction there.
-#[inline]
-pub fn exact_div(a: i64, b: i64) -> i64 {
-    const EXACT: i64 = 1 << 53;
-    if a < EXACT && b < EXACT && a >= 0 && b > 0 {
-        // The f64 quotient is within one of the true quotient; correct it.
-        let mut q = (a as f64 / b as f64) as i64;
-        let r = a - q * b;
-        if r < 0 {
-            q -= 1;
-        } else if r >= b {
-            q += 1;
-        }
-        q
-    } else {
-        a / b
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::exact_div;
-    use proptest::prelude::*;
-
-    #[test]
-    fn exact_div_edges() {
-        for (a, b) in [(0, 1), (99, 100), (100, 100), ((1 << 53) - 1, 3), ((1 << 53) - 1, (1 << 53) - 2), (i64::MAX, 7), (5, 1 << 60)] {
-            assert_eq!(exact_div(a, b), a / b, "{a} / {b}");
-        }
-    }
-
-    proptest! {
-        #[test]
-        fn exact_div_is_integer_division(a in 0i64..i64::MAX, b in 1i64..i64::MAX) {
-            prop_assert_eq!(exact_div(a, b), a / b);
-        }
-
-        #[test]
-        fn exact_div_small_operands(a in 0i64..(1 << 54), b in 1i64..(1 << 40)) {
-            prop_assert_eq!(exact_div(a, b), a / b);
-        }
-
-        #[test]
-        fn exact_div_near_multiples(q in 0i64..(1 << 26), b in 1i64..(1 << 26), d in -2i64..=2) {
-            let a = (q * b + d).max(0);
-            prop_assert_eq!(exact_div(a, b), a / b);
+            Accounting::EphemeralStorage => (Divisor::new(alloc.ephemeral_storage), node.requested.ephemeral_storage),
+            Accounting::Scalar if pod_request == 0 => (Divisor::new(0), 0),
+            Accounting::Scalar => (Divisor::new(alloc.scalars.get(self.name)), node.requested.scalars.get(self.name)),
+            Accounting::None => (Divisor::new(0), 0),
         }
     }
 }
