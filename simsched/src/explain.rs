@@ -10,18 +10,11 @@ use serde::Serialize;
 
 use scheduler_core::{Explanation, Scheduler, SchedulerConfig};
 
-pub const LONG_ABOUT: &str = "\
-Show why a pod would be placed on a node, or why it fits nowhere.
+pub const LONG_ABOUT: &str = "Show why a pod would be placed on a node, or why it fits nowhere.
 
-Runs one kube-scheduler scheduling cycle for the pod against the cluster, evaluating every node (no
-sampling): each node's filter verdict (status, rejecting plugin, reasons), each score plugin's raw,
-normalized and weighted score, the total, and the node the scheduler picks or kube-scheduler's
-\"0/N nodes are available\" message.
+Runs one kube-scheduler scheduling cycle for the pod against the cluster, evaluating every node (no sampling): each node's filter verdict (status, rejecting plugin, reasons), each score plugin's raw, normalized and weighted score, the total, and the node the scheduler picks or kube-scheduler's \"0/N nodes are available\" message.
 
-The cluster is what `kubectl get nodes,pods -A -o yaml` (or -o json) prints, multi-document YAML of Node
-and Pod objects, or simsched's compact cluster format. The pod is one v1 Pod. The configuration is a
-KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1); without one, kube-scheduler's default
-profile is used.";
+The cluster is what `kubectl get nodes,pods -A -o yaml` (or -o json) prints, multi-document YAML of Node and Pod objects, or simsched's compact cluster format. The pod is one v1 Pod. The configuration is a KubeSchedulerConfiguration (kubescheduler.config.k8s.io/v1); without one, kube-scheduler's default profile is used.";
 
 pub const EXAMPLES: &str = "\
 Examples:
