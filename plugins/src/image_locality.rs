@@ -40,7 +40,7 @@ fn sum_image_scores(cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo) -> i64 {
             if node.node.has_image(image)
                 && let Some(state) = cx.cluster.image_state(image)
             {
-                sum += (state.size_bytes as f64 * (f64::from(state.n_nodes) / total_nodes)) as i64;
+                sum = sum.saturating_add((state.size_bytes as f64 * (f64::from(state.n_nodes) / total_nodes)) as i64);
             }
         }
     }
@@ -77,7 +77,7 @@ impl ScorePlugin for ImageLocality {
 
 /// Upstream `calculatePriority`.
 fn calculate_priority(sum: i64, n_containers: i64) -> i64 {
-    let max_threshold = MAX_CONTAINER_THRESHOLD * n_containers;
+    let max_threshold = MAX_CONTAINER_THRESHOLD.saturating_mul(n_containers);
     let sum = if sum < MIN_THRESHOLD {
         MIN_THRESHOLD
     } else if sum > max_threshold {
@@ -85,7 +85,7 @@ fn calculate_priority(sum: i64, n_containers: i64) -> i64 {
     } else {
         sum
     };
-    scheduler_core::MAX_NODE_SCORE * (sum - MIN_THRESHOLD) / (max_threshold - MIN_THRESHOLD)
+    scheduler_core::MAX_NODE_SCORE.saturating_mul(sum - MIN_THRESHOLD) / (max_threshold - MIN_THRESHOLD)
 }
 
 #[cfg(test)]

@@ -197,8 +197,8 @@ impl NodeInfo {
     /// Accounts `pod` (bound as `id`) on this node.
     pub fn add_pod(&mut self, id: PodId, pod: &Pod) {
         self.requested.add(&pod.requests);
-        self.non_zero_requested_milli_cpu += pod.non_zero_milli_cpu;
-        self.non_zero_requested_memory += pod.non_zero_memory;
+        self.non_zero_requested_milli_cpu = self.non_zero_requested_milli_cpu.saturating_add(pod.non_zero_milli_cpu);
+        self.non_zero_requested_memory = self.non_zero_requested_memory.saturating_add(pod.non_zero_memory);
         self.used_ports.extend(pod.host_ports.iter().copied());
         self.pods.push(id);
     }
@@ -208,8 +208,8 @@ impl NodeInfo {
         if let Some(idx) = self.pods.iter().position(|&p| p == id) {
             self.pods.swap_remove(idx);
             self.requested.sub(&pod.requests);
-            self.non_zero_requested_milli_cpu -= pod.non_zero_milli_cpu;
-            self.non_zero_requested_memory -= pod.non_zero_memory;
+            self.non_zero_requested_milli_cpu = self.non_zero_requested_milli_cpu.saturating_sub(pod.non_zero_milli_cpu);
+            self.non_zero_requested_memory = self.non_zero_requested_memory.saturating_sub(pod.non_zero_memory);
             for port in &pod.host_ports {
                 if let Some(pos) = self.used_ports.iter().position(|p| p == port) {
                     self.used_ports.swap_remove(pos);

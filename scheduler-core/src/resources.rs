@@ -4,6 +4,10 @@ use crate::error::ModelError;
 use crate::intern::{Interner, Symbol, well_known};
 use crate::quantity::Quantity;
 
+/// The largest amount of one resource in one list: 2^53 millicores of CPU (9·10^12 cores), bytes of memory
+/// (8 PiB), or units. Scoring arithmetic is exact and cannot overflow below this bound.
+pub const MAX_AMOUNT: i64 = 1 << 53;
+
 /// How the scheduler accounts a resource name (upstream `Resource.Add` and `IsScalarResourceName`).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum ResourceKind {
@@ -105,7 +109,7 @@ impl Scalars {
     /// Adds `amount` to `name`.
     pub fn add(&mut self, name: Symbol, amount: i64) {
         match self.0.binary_search_by_key(&name, |&(n, _)| n) {
-            Ok(idx) => self.0[idx].1 += amount,
+            Ok(idx) => self.0[idx].1 = self.0[idx].1.saturating_add(amount),
             Err(idx) => self.0.insert(idx, (name, amount)),
         }
     }
@@ -159,12 +163,13 @@ impl Resources {
         }
     }
 
-    /// Adds `other` (upstream `Resource.Add` of an already converted resource).
+    /// Adds `other` (upstream `Resource.Add` of an already converted resource). Sums saturate at the int64
+    /// bounds (upstream wraps); only absurd quantities get there.
     pub fn add(&mut self, other: &Resources) {
-        self.milli_cpu += other.milli_cpu;
-        self.memory += other.memory;
-        self.ephemeral_storage += other.ephemeral_storage;
-        self.allowed_pods += other.allowed_pods;
+        self.milli_cpu = self.milli_cpu.saturating_add(other.milli_cpu);
+        self.memory = self.memory.saturating_add(other.memory);
+        self.ephemeral_storage = self.ephemeral_storage.saturating_add(other.ephemeral_storage);
+        self.allowed_pods = self.allowed_pods.saturating_add(other.allowed_pods);
         for (name, amount) in other.scalars.iter() {
             self.scalars.add(name, amount);
         }
@@ -172,12 +177,12 @@ impl Resources {
 
     /// Subtracts `other`.
     pub fn sub(&mut self, other: &Resources) {
-        self.milli_cpu -= other.milli_cpu;
-        self.memory -= other.memory;
-        self.ephemeral_storage -= other.ephemeral_storage;
-        self.allowed_pods -= other.allowed_pods;
+        self.milli_cpu = self.milli_cpu.saturating_sub(other.milli_cpu);
+        self.memory = self.memory.saturating_sub(other.memory);
+        self.ephemeral_storage = self.ephemeral_storage.saturating_sub(other.ephemeral_storage);
+        self.allowed_pods = self.allowed_pods.saturating_sub(other.allowed_pods);
         for (name, amount) in other.scalars.iter() {
-            self.scalars.add(name, -amount);
+            self.scalars.add(name, amount.saturating_neg());
         }
     }
 
@@ -236,6 +241,14 @@ impl ResourceList {
                 .map_err(|e| ModelError::new(format!("{field}.{name}"), format!("invalid quantity {value:?}: {e}")))?;
             if q.nanos() < 0 {
                 return Err(ModelError::new(format!("{field}.{name}"), format!("must be greater than or equal to 0, got {value:?}")));
+            }
+            let units = if kind == ResourceKind::Cpu { q.milli_value() } else { q.value() };
+            if units > MAX_AMOUNT {
+                let unit = if kind == ResourceKind::Cpu { "millicores" } else { "units" };
+                return Err(ModelError::new(
+                    format!("{field}.{name}"),
+                    format!("{value:?} is more than simsched accounts: at most 2^53 {unit}"),
+                ));
             }
             list.set(interner.intern(name), kind, q.nanos());
         }
@@ -311,7 +324,10 @@ mod tests {
         let mut err = |name: &str, value: &str| ResourceList::parse(&[(name.into(), value.into())], i, "requests").unwrap_err().to_string();
         assert!(err("cpu", "lots").starts_with("requests.cpu: invalid quantity \"lots\": quantities must match"));
         assert_eq!(err("cpu", "-1"), "requests.cpu: must be greater than or equal to 0, got \"-1\"");
+        assert_eq!(err("cpu", "1E"), "requests.cpu: \"1E\" is more than simsched accounts: at most 2^53 millicores");
+        assert_eq!(err("memory", "8Ei"), "requests.memory: \"8Ei\" is more than simsched accounts: at most 2^53 units");
         assert!(err("gpu", "1").starts_with("requests.gpu: not a resource name"));
+        assert!(ResourceList::parse(&[("memory".into(), "8Pi".into()), ("cpu".into(), "9e12".into())], i, "r").is_ok());
     }
 
     #[test]

@@ -86,7 +86,7 @@ impl NodeResourcesBalancedAllocation {
             if cap == 0 {
                 continue;
             }
-            with_pod[n] = fraction(used + pod_req, cap);
+            with_pod[n] = fraction(used.saturating_add(pod_req), cap);
             without_pod[n] = fraction(used, cap);
             n += 1;
         }

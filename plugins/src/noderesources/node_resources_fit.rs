@@ -201,7 +201,7 @@ impl NodeResourcesFit {
             if cap.get() == 0 {
                 continue;
             }
-            node_score += f(used + pod_req, cap) * res.weight;
+            node_score += f(used.saturating_add(pod_req), cap) * res.weight;
             weight_sum += res.weight;
         }
         if weight_sum == 0 { 0 } else { self.weight_divisor(weight_sum).divide(node_score) }
@@ -222,7 +222,7 @@ impl NodeResourcesFit {
             if cap == 0 {
                 continue;
             }
-            let req = used + pod_req;
+            let req = used.saturating_add(pod_req);
             let utilization = if req > cap { 100 } else { req * 100 / cap };
             let s = broken_linear(shape, utilization);
             if s > 0 {
@@ -295,6 +295,7 @@ fn least_requested_score(requested: i64, capacity: Divisor) -> i64 {
     if cap == 0 || requested > cap {
         return 0;
     }
+    // requested <= cap <= MAX_AMOUNT: no overflow.
     capacity.divide((cap - requested) * 100)
 }
 
@@ -344,6 +345,9 @@ impl PreFilterPlugin for NodeResourcesFit {
         Status::success().into()
     }
 }
+
+// Allocatable amounts are at most MAX_AMOUNT and requested sums at most i64::MAX (they saturate), so
+// `allocatable - requested` cannot overflow.
 
 /// Whether a pod without scalar requests fits the node's pod slots, cpu, memory and ephemeral storage
 /// (the common case, decided without building a status).

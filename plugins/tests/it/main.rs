@@ -321,3 +321,89 @@ proptest! {
         prop_assert_eq!(&one, &decisions(4, n_nodes, &pods, seed));
     }
 }
+
+/// A random cluster and pod: zones, PreferNoSchedule taints, images, preferred node affinity, and
+/// quantities from tiny to the largest upstream accepts.
+fn random_world(seed: u64, n_nodes: usize, n_running: usize, extreme: bool) -> (Cluster, scheduler_core::Pod) {
+    let mut rng = seed;
+    let mut next = move |m: u64| {
+        rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (rng >> 33) % m.max(1)
+    };
+    let qty = |v: u64, extreme: bool| if extreme && v % 7 == 0 { "9e12".to_string() } else { format!("{}", v + 1) };
+    let mut c = Cluster::new();
+    for i in 0..n_nodes {
+        let mut n = node(&format!("n{i}"))
+            .cpu(&qty(next(64), extreme))
+            .memory(&format!("{}Gi", next(256) + 1))
+            .label("topology.kubernetes.io/zone", &format!("z{}", next(3)));
+        if next(4) == 0 {
+            n = n.taint("spot", "", TaintEffect::PreferNoSchedule);
+        }
+        if next(3) == 0 {
+            n = n.image(&["app:v1"], (next(2000) as i64 + 1) << 20);
+        }
+        c.add_node(&n.def).unwrap();
+    }
+    let ids: Vec<NodeId> = c.node_order().to_vec();
+    for i in 0..n_running {
+        let p = c.compile_pod(&pod(&format!("r{i}")).cpu(&format!("{}m", next(4000))).memory(&format!("{}Mi", next(8000))).def).unwrap();
+        c.add_pod(p, ids[next(ids.len() as u64) as usize]);
+    }
+    let zone_term = scheduler_core::NodeSelectorTermDef {
+        match_expressions: vec![scheduler_core::NodeSelectorRequirementDef {
+            key: "topology.kubernetes.io/zone".into(),
+            operator: scheduler_core::NodeSelectorOperator::In,
+            values: vec!["z1".into()],
+        }],
+        match_fields: vec![],
+    };
+    let p = c
+        .compile_pod(
+            &pod("p")
+                .cpu(&qty(next(8000), extreme))
+                .memory(&format!("{}Mi", next(8000)))
+                .image("app:v1")
+                .preferred_term(next(100) as i32 + 1, zone_term)
+                .def,
+        )
+        .unwrap();
+    (c, p)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Whatever the cluster, explain runs without panicking, every normalised score is in 0..=100, weighted
+    /// scores and totals add up, and the chosen node is a feasible node with the best total.
+    #[test]
+    fn scores_are_normalised_and_add_up(seed in any::<u64>(), n_nodes in 1usize..60, n_running in 0usize..80, extreme in any::<bool>(), all in any::<bool>()) {
+        let (mut c, p) = random_world(seed, n_nodes, n_running, extreme);
+        let mut s = scheduler(&mut c, "", seed);
+        let e = s.explain(&c, &p, all).unwrap();
+        let weights: std::collections::BTreeMap<&str, i64> = e.score_plugins.iter().map(|(n, w)| (n.as_str(), *w)).collect();
+        let mut best: Option<i64> = None;
+        for n in &e.nodes {
+            for sc in &n.scores {
+                prop_assert!((0..=100).contains(&sc.normalized), "{} on {}: {}", sc.plugin, n.name, sc.normalized);
+                prop_assert_eq!(sc.weighted, sc.normalized * weights[sc.plugin.as_str()]);
+            }
+            if !n.scores.is_empty() {
+                prop_assert_eq!(n.total, n.scores.iter().map(|s| s.weighted).sum::<i64>());
+            }
+            if n.filter.code == scheduler_core::Code::Success && !n.scores.is_empty() {
+                best = Some(best.map_or(n.total, |b| b.max(n.total)));
+            }
+        }
+        if let Some(selected) = &e.selected {
+            let chosen = e.nodes.iter().find(|n| &n.name == selected).unwrap();
+            prop_assert_eq!(chosen.filter.code, scheduler_core::Code::Success);
+            if let Some(b) = best {
+                prop_assert_eq!(chosen.total, b);
+            }
+        }
+        // The sampled cycle agrees with explain's full evaluation on feasibility.
+        let decision = s.schedule_one(&c, &p);
+        prop_assert_eq!(decision.is_ok(), e.selected.is_some());
+    }
+}
