@@ -330,7 +330,7 @@ fn random_world(seed: u64, n_nodes: usize, n_running: usize, extreme: bool) -> (
         rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (rng >> 33) % m.max(1)
     };
-    let qty = |v: u64, extreme: bool| if extreme && v % 7 == 0 { "9e12".to_string() } else { format!("{}", v + 1) };
+    let qty = |v: u64, extreme: bool| if extreme && v.is_multiple_of(7) { "9e12".to_string() } else { format!("{}", v + 1) };
     let mut c = Cluster::new();
     for i in 0..n_nodes {
         let mut n = node(&format!("n{i}"))
