@@ -78,7 +78,6 @@ impl NodeResourcesBalancedAllocation {
     }
 
     /// Writes the used fractions with and without the pod of the resources the node has; returns how many.
-    #[inline(always)]
     fn fractions(&self, node: &NodeInfo, pod_requests: &[i64], with_pod: &mut [f64], without_pod: &mut [f64]) -> usize {
         let mut n = 0;
         for (res, &pod_req) in self.resources.iter().zip(pod_requests) {
@@ -95,18 +94,38 @@ impl NodeResourcesBalancedAllocation {
 
     #[inline(always)]
     fn node_score(&self, node: &NodeInfo, pod_requests: &[i64]) -> i64 {
-        const INLINE: usize = 8;
-        let (score_with, score_without) = if self.resources.len() <= INLINE {
-            let (mut with_pod, mut without_pod) = ([0.0; INLINE], [0.0; INLINE]);
-            let n = self.fractions(node, pod_requests, &mut with_pod, &mut without_pod);
-            (balanced_resource_score(&with_pod[..n]), balanced_resource_score(&without_pod[..n]))
-        } else {
-            let (mut with_pod, mut without_pod) = (vec![0.0; self.resources.len()], vec![0.0; self.resources.len()]);
-            let n = self.fractions(node, pod_requests, &mut with_pod, &mut without_pod);
-            (balanced_resource_score(&with_pod[..n]), balanced_resource_score(&without_pod[..n]))
-        };
-        scheduler_core::MAX_NODE_SCORE / 2 + (scheduler_core::MAX_NODE_SCORE / 2 + score_with - score_without) / 2
+        // Up to two resources (cpu and memory by default) the deviation has a closed form, as upstream
+        // computes it; keep the fractions in registers.
+        let (mut with_pod, mut without_pod) = ([0.0; 2], [0.0; 2]);
+        let mut n = 0;
+        for (res, &pod_req) in self.resources.iter().zip(pod_requests) {
+            let (cap, used) = res.node_amounts(node, pod_req, Requests::Real);
+            if cap == 0 {
+                continue;
+            }
+            if n == 2 {
+                return self.node_score_many(node, pod_requests);
+            }
+            with_pod[n] = fraction(used.saturating_add(pod_req), cap);
+            without_pod[n] = fraction(used, cap);
+            n += 1;
+        }
+        let (score_with, score_without) = (balanced_resource_score(&with_pod[..n]), balanced_resource_score(&without_pod[..n]));
+        combine(score_with, score_without)
     }
+
+    /// The score with more than two resources on the node.
+    fn node_score_many(&self, node: &NodeInfo, pod_requests: &[i64]) -> i64 {
+        let (mut with_pod, mut without_pod) = (vec![0.0; self.resources.len()], vec![0.0; self.resources.len()]);
+        let n = self.fractions(node, pod_requests, &mut with_pod, &mut without_pod);
+        combine(balanced_resource_score(&with_pod[..n]), balanced_resource_score(&without_pod[..n]))
+    }
+}
+
+/// The 1.36 score from the balance with and without the pod.
+#[inline(always)]
+fn combine(score_with: i64, score_without: i64) -> i64 {
+    scheduler_core::MAX_NODE_SCORE / 2 + (scheduler_core::MAX_NODE_SCORE / 2 + score_with - score_without) / 2
 }
 
 /// A used fraction, capped at 1.
