@@ -48,6 +48,11 @@ fn sum_image_scores(cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo) -> i64 {
 }
 
 impl ScorePlugin for ImageLocality {
+    /// The score reads only the pod and this node (and, for image spread, the set of nodes).
+    fn node_local(&self) -> bool {
+        true
+    }
+
     fn score(&self, cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo, _state: &StateSlot) -> Result<i64, Status> {
         Ok(calculate_priority(sum_image_scores(cx, pod, node), i64::from(pod.n_containers)))
     }

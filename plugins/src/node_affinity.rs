@@ -212,6 +212,11 @@ impl PreFilterPlugin for NodeAffinity {
 }
 
 impl FilterPlugin for NodeAffinity {
+    /// The verdict reads only the pod and this node.
+    fn node_local(&self) -> bool {
+        true
+    }
+
     #[inline]
     fn filter(&self, cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo, _state: &StateSlot) -> Status {
         let interner = cx.cluster.interner();
@@ -241,6 +246,11 @@ impl PreScorePlugin for NodeAffinity {
 }
 
 impl ScorePlugin for NodeAffinity {
+    /// The score reads only the pod and this node.
+    fn node_local(&self) -> bool {
+        true
+    }
+
     #[inline]
     fn score(&self, cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo, _state: &StateSlot) -> Result<i64, Status> {
         let interner = cx.cluster.interner();

@@ -24,6 +24,11 @@ impl Plugin for NodeName {
 }
 
 impl FilterPlugin for NodeName {
+    /// The verdict reads only the pod and this node.
+    fn node_local(&self) -> bool {
+        true
+    }
+
     fn applies_to(&self, pod: &Pod) -> bool {
         pod.node_name.is_some()
     }

@@ -34,6 +34,11 @@ impl PreFilterPlugin for NodePorts {
 }
 
 impl FilterPlugin for NodePorts {
+    /// The verdict reads only the pod and this node.
+    fn node_local(&self) -> bool {
+        true
+    }
+
     #[inline]
     fn filter(&self, _cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo, _state: &StateSlot) -> Status {
         if pod.host_ports.iter().any(|want| node.port_conflicts(want)) { Status::unschedulable(ERR_REASON) } else { Status::success() }

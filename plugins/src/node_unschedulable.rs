@@ -27,6 +27,11 @@ impl Plugin for NodeUnschedulable {
 }
 
 impl FilterPlugin for NodeUnschedulable {
+    /// The verdict reads only the pod and this node.
+    fn node_local(&self) -> bool {
+        true
+    }
+
     #[inline]
     fn filter(&self, _cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo, _state: &StateSlot) -> Status {
         if !node.node.unschedulable {

@@ -34,6 +34,11 @@ impl Plugin for TaintToleration {
 }
 
 impl FilterPlugin for TaintToleration {
+    /// The verdict reads only the pod and this node.
+    fn node_local(&self) -> bool {
+        true
+    }
+
     #[inline]
     fn filter(&self, _cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo, _state: &StateSlot) -> Status {
         if !node.node.has_hard_taints {
@@ -66,6 +71,11 @@ fn prefer_tolerations(pod: &Pod) -> Vec<Toleration> {
 }
 
 impl ScorePlugin for TaintToleration {
+    /// The score reads only the pod and this node.
+    fn node_local(&self) -> bool {
+        true
+    }
+
     fn score(&self, _cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo, state: &StateSlot) -> Result<i64, Status> {
         Ok(match state.get::<PreferTolerations>() {
             Some(t) => count_intolerable(node, &t.0),

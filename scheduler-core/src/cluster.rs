@@ -72,6 +72,8 @@ pub struct Cluster {
     free_pod_slots: Vec<PodId>,
     n_pods: usize,
     images: HashMap<Symbol, ImageState>,
+    /// Changes whenever a node is added or removed (a process-wide unique number, like node generations).
+    nodes_generation: u64,
 }
 
 /// What the cluster knows of an image name (upstream `ImageStateSummary`).
@@ -132,6 +134,7 @@ impl Cluster {
         }
         self.nodes.push(Some(NodeInfo::new(node)));
         self.order = OnceLock::new();
+        self.nodes_generation = crate::node::next_generation();
         Ok(id)
     }
 
@@ -154,6 +157,7 @@ impl Cluster {
             }
         }
         self.order = OnceLock::new();
+        self.nodes_generation = crate::node::next_generation();
         let mut removed = Vec::with_capacity(info.pods.len());
         for pod_id in info.pods {
             if let Some(bound) = self.pods[pod_id.index()].take() {
@@ -265,6 +269,16 @@ impl Cluster {
     /// Bound pods with their ids.
     pub fn pods(&self) -> impl Iterator<Item = (PodId, &BoundPod)> {
         self.pods.iter().enumerate().filter_map(|(idx, p)| p.as_ref().map(|p| (PodId(idx as u32), p)))
+    }
+
+    /// Changes whenever a node is added or removed; equal values mean the same set of nodes.
+    pub fn nodes_generation(&self) -> u64 {
+        self.nodes_generation
+    }
+
+    /// One more than the largest node id ever used (the size of per-node tables).
+    pub fn node_capacity(&self) -> usize {
+        self.nodes.len()
     }
 
     /// The cluster-wide state of an image name: its size and how many nodes have it (ImageLocality).

@@ -269,6 +269,14 @@ pub trait FilterPlugin: Send + Sync {
         true
     }
 
+    /// Whether the verdict on a node depends only on the pod's scheduling spec (everything but its name
+    /// and uid), that node's [`NodeInfo`], the set of nodes, and what this plugin's PreFilter derived from
+    /// those. The scheduler then reuses verdicts for consecutive pods with the same spec on nodes that have
+    /// not changed. Default `false`.
+    fn node_local(&self) -> bool {
+        false
+    }
+
     /// The verdict for one node: Success, Unschedulable or UnschedulableAndUnresolvable with reasons.
     fn filter(&self, cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo, state: &StateSlot) -> Status;
 
@@ -293,6 +301,14 @@ pub trait PreScorePlugin: Send + Sync {
 
 /// Score: how much the plugin likes a node, and optionally a normalisation over all scored nodes.
 pub trait ScorePlugin: Send + Sync {
+    /// Whether the raw score of a node depends only on the pod's scheduling spec (everything but its name
+    /// and uid), that node's [`NodeInfo`], the set of nodes, and what this plugin's PreScore derived from the
+    /// pod alone. The scheduler then reuses raw scores for consecutive pods with the same spec on nodes
+    /// that have not changed. Default `false`.
+    fn node_local(&self) -> bool {
+        false
+    }
+
     /// The raw score for one node.
     fn score(&self, cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo, state: &StateSlot) -> Result<i64, Status>;
 

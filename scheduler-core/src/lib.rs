@@ -18,6 +18,7 @@ mod explain;
 mod framework;
 mod intern;
 mod labels;
+mod memo;
 mod node;
 mod pod;
 mod profile;

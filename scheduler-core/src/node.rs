@@ -1,6 +1,8 @@
 //! Nodes: [`NodeDef`] is the plain-data definition; [`Node`] the compiled static part; [`NodeInfo`] adds
 //! the aggregates of the pods bound to it, kept up to date incrementally by the cluster.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use smallvec::SmallVec;
 
 use crate::divisor::Divisor;
@@ -167,12 +169,21 @@ pub struct NodeInfo {
     pub non_zero_requested_milli_cpu: i64,
     /// Sum of the pods' memory requests with non-zero defaults (scoring), bytes.
     pub non_zero_requested_memory: i64,
+    /// A process-wide unique number for this state of the node: every change takes a new one, and a clone
+    /// keeps it. Equal generations mean equal states, which lets the scheduler reuse per-node results.
+    pub generation: u64,
     /// Pods bound to the node.
     pub pods: Vec<PodId>,
     /// The node.
     pub node: Node,
     /// Host ports in use, one entry per pod port (a multiset).
     pub used_ports: SmallVec<[HostPort; 2]>,
+}
+
+/// A number no node state has had.
+pub(crate) fn next_generation() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 impl NodeInfo {
@@ -185,6 +196,7 @@ impl NodeInfo {
             non_zero_requested_memory: 0,
             pods: Vec::new(),
             used_ports: SmallVec::new(),
+            generation: next_generation(),
         }
     }
 
@@ -201,6 +213,7 @@ impl NodeInfo {
         self.non_zero_requested_memory = self.non_zero_requested_memory.saturating_add(pod.non_zero_memory);
         self.used_ports.extend(pod.host_ports.iter().copied());
         self.pods.push(id);
+        self.generation = next_generation();
     }
 
     /// Removes `pod` (bound as `id`); the last pod takes its place in [`NodeInfo::pods`], as upstream does.
@@ -215,6 +228,7 @@ impl NodeInfo {
                     self.used_ports.swap_remove(pos);
                 }
             }
+            self.generation = next_generation();
         }
     }
 

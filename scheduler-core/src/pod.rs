@@ -262,6 +262,47 @@ impl Pod {
         })
     }
 
+    /// Whether the two pods ask the scheduler for the same thing: every field but `uid` and `name`.
+    pub fn same_scheduling_spec(&self, other: &Pod) -> bool {
+        // Destructured so that a new field cannot be forgotten here.
+        let Pod {
+            uid: _,
+            name: _,
+            namespace,
+            labels,
+            priority,
+            scheduler_name,
+            node_name,
+            requests,
+            non_zero_milli_cpu,
+            non_zero_memory,
+            tolerations,
+            node_selector,
+            required_node_affinity,
+            preferred_node_affinity,
+            host_ports,
+            images,
+            n_containers,
+            scheduling_gates,
+        } = self;
+        *namespace == other.namespace
+            && *priority == other.priority
+            && *scheduler_name == other.scheduler_name
+            && *node_name == other.node_name
+            && *non_zero_milli_cpu == other.non_zero_milli_cpu
+            && *non_zero_memory == other.non_zero_memory
+            && *n_containers == other.n_containers
+            && *requests == other.requests
+            && *labels == other.labels
+            && *tolerations == other.tolerations
+            && *node_selector == other.node_selector
+            && *required_node_affinity == other.required_node_affinity
+            && *preferred_node_affinity == other.preferred_node_affinity
+            && *host_ports == other.host_ports
+            && *images == other.images
+            && *scheduling_gates == other.scheduling_gates
+    }
+
     /// `<namespace>/<name>`.
     pub fn key(&self, interner: &Interner) -> String {
         format!("{}/{}", interner.resolve(self.namespace), self.name)

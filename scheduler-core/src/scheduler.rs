@@ -18,6 +18,7 @@ use crate::cluster::Cluster;
 use crate::config::{ConfigError, SchedulerConfig};
 use crate::framework::{CycleContext, MAX_NODE_SCORE, MIN_NODE_SCORE, StateSlot};
 use crate::intern::Symbol;
+use crate::memo::Memo;
 use crate::node::{NodeId, NodeInfo};
 use crate::pod::Pod;
 use crate::profile::Profile;
@@ -176,6 +177,17 @@ pub(crate) struct Trace {
     pub(crate) diagnosis: Diagnosis,
 }
 
+/// Buffers of the scoring phase, kept between cycles so that a cycle allocates little.
+#[derive(Clone, Default)]
+struct Scratch {
+    totals: Vec<i64>,
+    scores: Vec<i64>,
+    computed: Vec<i64>,
+    hits: Vec<bool>,
+    misses: Vec<usize>,
+    miss_rows: Vec<i64>,
+}
+
 /// A scheduler: profiles, the rotating start index, and the tie-breaking RNG.
 #[derive(Clone)]
 pub struct Scheduler {
@@ -184,17 +196,24 @@ pub struct Scheduler {
     next_start_node_index: usize,
     rng: Xoshiro256PlusPlus,
     parallel_min_nodes: usize,
+    memos: Vec<Memo>,
+    use_memo: bool,
+    scratch: Scratch,
 }
 
 impl Scheduler {
     /// A scheduler with these profiles; `seed` seeds the tie-breaking RNG.
     pub fn new(profiles: Vec<Profile>, percentage_of_nodes_to_score: i32, seed: u64) -> Scheduler {
+        let n_profiles = profiles.len();
         Scheduler {
             profiles,
             percentage_of_nodes_to_score,
             next_start_node_index: 0,
             rng: Xoshiro256PlusPlus::seed_from_u64(seed),
             parallel_min_nodes: 2048,
+            memos: vec![Memo::default(); n_profiles],
+            use_memo: true,
+            scratch: Scratch::default(),
         }
     }
 
@@ -208,6 +227,12 @@ impl Scheduler {
     /// (default 2048). Results are identical either way.
     pub fn set_parallel_min_nodes(&mut self, n: usize) {
         self.parallel_min_nodes = n.max(1);
+    }
+
+    /// Whether node-local plugins' verdicts and raw scores are reused for consecutive pods with the same
+    /// scheduling spec on nodes that have not changed (default on). Decisions are the same either way.
+    pub fn set_memo(&mut self, on: bool) {
+        self.use_memo = on;
     }
 
     /// The profiles.
@@ -372,7 +397,10 @@ impl Scheduler {
         let start = if opts.advance && !nodes.is_empty() { self.next_start_node_index % nodes.len() } else { 0 };
         let filters: Vec<&crate::profile::Slot<dyn crate::framework::FilterPlugin>> =
             profile.filter.iter().filter(|s| !skip_filter[s.plugin] && s.imp.applies_to(pod)).collect();
-        let search = search_feasible(&cx, pod, nodes, start, num_to_find, &filters, &filter_state, self.parallel_min_nodes, profile)?;
+        let memo_on = opts.advance && self.use_memo && self.memos[profile_idx].begin(pod, cluster, profile.score.len());
+        let filter_memo = (memo_on && filters.iter().all(|f| f.imp.node_local())).then(|| &mut self.memos[profile_idx]);
+        let search =
+            search_feasible(&cx, pod, nodes, start, num_to_find, &filters, &filter_state, self.parallel_min_nodes, profile, filter_memo)?;
         if opts.advance {
             let processed = search.feasible.len() + search.failures.len();
             self.next_start_node_index = (self.next_start_node_index + processed) % all_nodes.len();
@@ -404,10 +432,13 @@ impl Scheduler {
         // Score.
         let scored: &[NodeId] = if opts.score_all_nodes { all_nodes } else { &feasible };
         let infos: Vec<&NodeInfo> = scored.iter().map(|&n| cluster.node(n)).collect();
-        let totals = prioritize(&cx, pod, profile, &infos, self.parallel_min_nodes, trace.as_deref_mut())?;
+        let score_memo = memo_on.then(|| &mut self.memos[profile_idx]);
+        let scratch = &mut self.scratch;
+        prioritize(&cx, pod, profile, scored, &infos, self.parallel_min_nodes, score_memo, scratch, trace.as_deref_mut())?;
+        let totals = &scratch.totals;
         if let Some(t) = trace {
             t.scored_nodes = scored.to_vec();
-            t.totals = totals.clone();
+            t.totals = totals.to_vec();
         }
 
         // Select: the highest total among feasible nodes, ties broken uniformly at random with one draw
@@ -498,6 +529,66 @@ fn evaluate_chunk<'a>(
     rejections
 }
 
+/// The filters of a cycle, run over lists of nodes.
+struct FilterRun<'a, 'c> {
+    cx: &'a CycleContext<'c>,
+    pod: &'a Pod,
+    filters: &'a [&'a FilterSlot],
+    state: &'a [StateSlot],
+    parallel: bool,
+}
+
+impl<'c> FilterRun<'_, 'c> {
+    /// Rejections among `ids` as (index in `ids`, plugin, status), sorted by index.
+    fn evaluate(&self, ids: &[NodeId], buf: &mut ChunkBuffers<'c>) -> Vec<(u32, usize, Status)> {
+        if !self.parallel {
+            return evaluate_chunk(self.cx, self.pod, ids, self.filters, self.state, buf);
+        }
+        let per_chunk: Vec<Vec<(u32, usize, Status)>> = ids
+            .par_chunks(FILTER_CHUNK)
+            .enumerate()
+            .map_init(ChunkBuffers::default, |b, (c, chunk)| {
+                let offset = (c * FILTER_CHUNK) as u32;
+                evaluate_chunk(self.cx, self.pod, chunk, self.filters, self.state, b)
+                    .into_iter()
+                    .map(|(i, p, s)| (i + offset, p, s))
+                    .collect()
+            })
+            .collect();
+        per_chunk.into_iter().flatten().collect()
+    }
+
+    /// [`FilterRun::evaluate`], reusing the memo's verdicts for unchanged nodes and storing new ones.
+    fn evaluate_with_memo(&self, ids: &[NodeId], buf: &mut ChunkBuffers<'c>, memo: &mut Memo) -> Vec<(u32, usize, Status)> {
+        let cluster = self.cx.cluster;
+        let mut rejections = Vec::new();
+        let (mut miss_ids, mut miss_pos) = (Vec::new(), Vec::new());
+        for (k, &id) in ids.iter().enumerate() {
+            match memo.verdict(id, cluster.node(id)) {
+                Some(None) => {}
+                Some(Some((plugin, status))) => rejections.push((k as u32, *plugin, status.clone())),
+                None => {
+                    miss_ids.push(id);
+                    miss_pos.push(k as u32);
+                }
+            }
+        }
+        if miss_ids.is_empty() {
+            return rejections;
+        }
+        let mut computed = self.evaluate(&miss_ids, buf).into_iter().peekable();
+        for (m, &id) in miss_ids.iter().enumerate() {
+            let verdict = computed.next_if(|r| r.0 as usize == m).map(|(_, plugin, status)| (plugin, status));
+            memo.store_verdict(id, cluster.node(id), verdict.clone());
+            if let Some((plugin, status)) = verdict {
+                rejections.push((miss_pos[m], plugin, status));
+            }
+        }
+        rejections.sort_unstable_by_key(|r| r.0);
+        rejections
+    }
+}
+
 #[expect(clippy::too_many_arguments, reason = "the cycle's pieces, passed explicitly to keep borrows apart")]
 fn search_feasible(
     cx: &CycleContext<'_>,
@@ -509,6 +600,7 @@ fn search_feasible(
     state: &[StateSlot],
     parallel_min_nodes: usize,
     profile: &Profile,
+    mut memo: Option<&mut Memo>,
 ) -> Result<Search, ScheduleError> {
     let n = nodes.len();
     let mut search = Search { feasible: Vec::with_capacity(num_to_find.min(n)), failures: Vec::new() };
@@ -528,6 +620,7 @@ fn search_feasible(
         out.extend_from_slice(&nodes[..len - first]);
     };
     let parallel = num_to_find >= parallel_min_nodes && rayon::current_num_threads() > 1;
+    let run = FilterRun { cx, pod, filters, state, parallel };
     let wave = if parallel { FILTER_CHUNK * rayon::current_num_threads() * 2 } else { FILTER_CHUNK };
     let mut buf = ChunkBuffers::default();
     let mut ids: Vec<NodeId> = Vec::with_capacity(wave);
@@ -536,20 +629,10 @@ fn search_feasible(
         let wave_len = wave.min(n - pos);
         ids.clear();
         rotated(pos, wave_len, &mut ids);
-        let rejections: Vec<(u32, usize, Status)> = if parallel {
-            let per_chunk: Vec<Vec<(u32, usize, Status)>> = ids
-                .par_chunks(FILTER_CHUNK)
-                .enumerate()
-                .map_init(ChunkBuffers::default, |b, (c, chunk)| {
-                    let offset = (c * FILTER_CHUNK) as u32;
-                    evaluate_chunk(cx, pod, chunk, filters, state, b).into_iter().map(|(i, p, s)| (i + offset, p, s)).collect()
-                })
-                .collect();
-            per_chunk.into_iter().flatten().collect()
-        } else {
-            evaluate_chunk(cx, pod, &ids, filters, state, &mut buf)
+        let mut rejections = match memo.as_deref_mut() {
+            Some(memo) => run.evaluate_with_memo(&ids, &mut buf, memo),
+            None => run.evaluate(&ids, &mut buf),
         };
-        let mut rejections = rejections;
         let mut next_rejection = 0;
         for (k, &id) in ids.iter().enumerate() {
             if next_rejection < rejections.len() && rejections[next_rejection].0 as usize == k {
@@ -577,16 +660,23 @@ fn search_feasible(
 }
 
 /// PreScore, Score, NormalizeScore and weighting over `nodes`; returns each node's total.
+#[expect(clippy::too_many_arguments, reason = "the cycle's pieces, passed explicitly to keep borrows apart")]
 fn prioritize(
     cx: &CycleContext<'_>,
     pod: &Pod,
     profile: &Profile,
+    ids: &[NodeId],
     nodes: &[&NodeInfo],
     parallel_min_nodes: usize,
+    memo: Option<&mut Memo>,
+    scratch: &mut Scratch,
     mut trace: Option<&mut Trace>,
-) -> Result<Vec<i64>, ScheduleError> {
+) -> Result<(), ScheduleError> {
+    let Scratch { totals, scores, computed, hits, misses, miss_rows } = scratch;
+    totals.clear();
     if profile.score.is_empty() {
-        return Ok(vec![1; nodes.len()]);
+        totals.resize(nodes.len(), 1);
+        return Ok(());
     }
     let n_plugins = profile.plugin_names().len();
     let mut score_state: Vec<StateSlot> = std::iter::repeat_with(StateSlot::default).take(n_plugins).collect();
@@ -607,25 +697,52 @@ fn prioritize(
         }
     }
     let parallel = nodes.len() >= parallel_min_nodes && rayon::current_num_threads() > 1;
-    let mut totals = vec![0i64; nodes.len()];
-    let mut scores = vec![0i64; nodes.len()];
-    for slot in profile.score.iter().filter(|s| !skip_score[s.plugin]) {
+    // With the memo, node-local plugins score only the nodes whose raw scores it does not hold.
+    hits.clear();
+    if let Some(m) = memo.as_deref() {
+        hits.extend((0..nodes.len()).map(|i| m.has_scores(ids[i], nodes[i])));
+    }
+    misses.clear();
+    misses.extend((0..hits.len()).filter(|&i| !hits[i]));
+    let miss_nodes: Vec<&NodeInfo> = misses.iter().map(|&i| nodes[i]).collect();
+    let n_slots = profile.score.len();
+    miss_rows.clear();
+    miss_rows.resize(misses.len() * n_slots, 0);
+    totals.resize(nodes.len(), 0);
+    scores.clear();
+    scores.resize(nodes.len(), 0);
+    for (slot_idx, slot) in profile.score.iter().enumerate().filter(|(_, s)| !skip_score[s.plugin]) {
         let name = profile.plugin_name(slot.plugin);
         let state = &score_state[slot.plugin];
-        let result = if parallel {
-            let results: Vec<Result<(), Status>> = scores
-                .par_chunks_mut(SCORE_CHUNK)
-                .zip(nodes.par_chunks(SCORE_CHUNK))
-                .map(|(out, chunk)| slot.imp.score_nodes(cx, pod, chunk, state, out))
-                .collect();
-            results.into_iter().collect::<Result<(), Status>>()
-        } else {
-            slot.imp.score_nodes(cx, pod, nodes, state, &mut scores)
-        };
-        result.map_err(|s| ScheduleError::Internal(format!("running Score plugins: plugin {name:?} failed with: {}", s.message())))?;
+        let failed = |s: Status| ScheduleError::Internal(format!("running Score plugins: plugin {name:?} failed with: {}", s.message()));
+        match memo.as_deref() {
+            Some(m) if slot.imp.node_local() => {
+                for (i, score) in scores.iter_mut().enumerate() {
+                    if hits[i] {
+                        *score = m.score(ids[i], slot_idx);
+                    }
+                }
+                computed.clear();
+                computed.resize(misses.len(), 0);
+                slot.imp.score_nodes(cx, pod, &miss_nodes, state, computed).map_err(failed)?;
+                for (k, (&i, &s)) in misses.iter().zip(computed.iter()).enumerate() {
+                    scores[i] = s;
+                    miss_rows[k * n_slots + slot_idx] = s;
+                }
+            }
+            _ if parallel => {
+                let results: Vec<Result<(), Status>> = scores
+                    .par_chunks_mut(SCORE_CHUNK)
+                    .zip(nodes.par_chunks(SCORE_CHUNK))
+                    .map(|(out, chunk)| slot.imp.score_nodes(cx, pod, chunk, state, out))
+                    .collect();
+                results.into_iter().collect::<Result<(), Status>>().map_err(failed)?;
+            }
+            _ => slot.imp.score_nodes(cx, pod, nodes, state, scores).map_err(failed)?,
+        }
         let raw = trace.as_ref().map(|_| scores.clone());
         if slot.imp.has_normalize() {
-            let status = slot.imp.normalize(cx, pod, nodes, state, &mut scores);
+            let status = slot.imp.normalize(cx, pod, nodes, state, scores);
             if !status.is_success() {
                 return Err(ScheduleError::Internal(format!(
                     "running Normalize on Score plugins: plugin {name:?} failed with: {}",
@@ -633,21 +750,30 @@ fn prioritize(
                 )));
             }
         }
-        // Validate, then accumulate: two loops the compiler vectorises.
-        if let Some(&s) = scores.iter().find(|&&s| !(MIN_NODE_SCORE..=MAX_NODE_SCORE).contains(&s)) {
+        // Accumulate and validate in one pass; report the first bad score if there is one.
+        let weight = slot.weight;
+        let mut in_range = true;
+        for (total, &s) in totals.iter_mut().zip(scores.iter()) {
+            in_range &= (MIN_NODE_SCORE..=MAX_NODE_SCORE).contains(&s);
+            *total += s * weight;
+        }
+        if !in_range {
+            let s = scores.iter().find(|&&s| !(MIN_NODE_SCORE..=MAX_NODE_SCORE).contains(&s)).copied().unwrap_or_default();
             return Err(ScheduleError::Internal(format!(
                 "applying score defaultWeights on Score plugins: plugin {name:?} returns an invalid score {s}, it should in the range of [{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing"
             )));
-        }
-        let weight = slot.weight;
-        for (total, &s) in totals.iter_mut().zip(&scores) {
-            *total += s * weight;
         }
         if let (Some(t), Some(raw)) = (trace.as_deref_mut(), raw) {
             t.scores.push((slot.plugin, slot.weight, raw, scores.clone()));
         }
     }
-    Ok(totals)
+    // Every plugin ran without error: remember the new raw scores.
+    if let Some(m) = memo {
+        for (k, &i) in misses.iter().enumerate() {
+            m.store_scores(ids[i], nodes[i], miss_rows[k * n_slots..(k + 1) * n_slots].iter().copied());
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -182,6 +182,11 @@ impl NodeResourcesBalancedAllocation {
 }
 
 impl ScorePlugin for NodeResourcesBalancedAllocation {
+    /// The score reads only the pod and this node.
+    fn node_local(&self) -> bool {
+        true
+    }
+
     fn score(&self, _cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo, state: &StateSlot) -> Result<i64, Status> {
         let requests = self.pod_requests(pod, state);
         Ok(if requests.iter().all(|&r| r == 0) { 0 } else { self.node_score(node, &requests) })

@@ -364,6 +364,11 @@ fn fits_without_scalars(pod: &Pod, node: &NodeInfo) -> bool {
 }
 
 impl FilterPlugin for NodeResourcesFit {
+    /// The verdict reads only the pod and this node.
+    fn node_local(&self) -> bool {
+        true
+    }
+
     fn filter_nodes(&self, cx: &CycleContext<'_>, pod: &Pod, nodes: &[&NodeInfo], state: &StateSlot, rejected: &mut Vec<(u32, Status)>) {
         for (idx, node) in nodes.iter().enumerate() {
             if fits_without_scalars(pod, node) {
@@ -441,6 +446,11 @@ impl NodeResourcesFit {
 }
 
 impl ScorePlugin for NodeResourcesFit {
+    /// The score reads only the pod and this node.
+    fn node_local(&self) -> bool {
+        true
+    }
+
     fn score(&self, _cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo, state: &StateSlot) -> Result<i64, Status> {
         Ok(self.node_score(node, &self.pod_requests(pod, state)))
     }

@@ -407,3 +407,65 @@ proptest! {
         prop_assert_eq!(decision.is_ok(), e.selected.is_some());
     }
 }
+
+/// Decisions over a pod sequence with runs of identical pods, binds and removals, with or without the memo.
+fn memo_decisions(memo: bool, n_nodes: usize, script: &[(u8, u32, u32)], seed: u64) -> Vec<Option<String>> {
+    let nodes: Vec<NodeBuilder> = (0..n_nodes)
+        .map(|i| {
+            let n = node(&format!("n{i}"))
+                .cpu(&format!("{}", 2 + i % 3))
+                .memory("8Gi")
+                .label("topology.kubernetes.io/zone", &format!("z{}", i % 2));
+            if i % 5 == 0 { n.taint("spot", "", TaintEffect::PreferNoSchedule).image(&["app:v1"], 300 << 20) } else { n }
+        })
+        .collect();
+    let mut c = cluster(&nodes);
+    let mut s = scheduler(&mut c, "", seed);
+    s.set_memo(memo);
+    let mut bound = Vec::new();
+    let mut out = Vec::new();
+    for (i, &(op, cpu, mem)) in script.iter().enumerate() {
+        match op % 4 {
+            // Remove the oldest bound pod: its node changes.
+            0 if !bound.is_empty() => {
+                c.remove_pod(bound.remove(0));
+                out.push(None);
+            }
+            // Add a node: the set of nodes changes.
+            1 if i % 7 == 0 => {
+                c.add_node(&node(&format!("extra{i}")).cpu("4").memory("8Gi").def).unwrap();
+                out.push(None);
+            }
+            _ => {
+                let p = c
+                    .compile_pod(&pod(&format!("p{i}")).cpu(&format!("{}m", cpu)).memory(&format!("{mem}Mi")).image("app:v1").def)
+                    .unwrap();
+                match s.schedule_one(&c, &p) {
+                    Ok(r) => {
+                        out.push(Some(name(&c, r.node).to_string()));
+                        bound.push(c.add_pod(p, r.node));
+                    }
+                    Err(e) => out.push(Some(e.to_string())),
+                }
+            }
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// Reusing node-local results never changes a decision.
+    #[test]
+    fn memo_does_not_change_decisions(
+        n_nodes in 1usize..150,
+        shapes in prop::collection::vec((any::<u8>(), prop::sample::select(vec![100u32, 500, 1500]), prop::sample::select(vec![200u32, 1000])), 1..25),
+        repeats in 1usize..8,
+        seed in any::<u64>(),
+    ) {
+        // Each shape repeated, so that runs of identical pods occur.
+        let script: Vec<(u8, u32, u32)> = shapes.iter().flat_map(|&s| std::iter::repeat_n(s, repeats)).collect();
+        prop_assert_eq!(memo_decisions(true, n_nodes, &script, seed), memo_decisions(false, n_nodes, &script, seed));
+    }
+}
