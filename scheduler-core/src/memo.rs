@@ -86,10 +86,11 @@ impl Memo {
         self.score_stamps.get(id.index()) == Some(&self.stamp(node))
     }
 
-    /// The stored raw score of `id` for Score plugin `slot`; meaningful only if [`Memo::has_scores`].
+    /// The stored raw scores of Score plugin `slot`, by node index; meaningful only for nodes where
+    /// [`Memo::has_scores`].
     #[inline]
-    pub(crate) fn score(&self, id: NodeId, slot: usize) -> i64 {
-        self.scores[slot * self.n_nodes + id.index()]
+    pub(crate) fn slot_scores(&self, slot: usize) -> &[i64] {
+        &self.scores[slot * self.n_nodes..(slot + 1) * self.n_nodes]
     }
 
     /// Stores the raw scores of `id` (one per Score plugin slot) and marks them valid for `node`'s state.
@@ -142,7 +143,7 @@ mod tests {
         m.store_verdict(a, c.node(a), Some((3, Status::unschedulable("no"))));
         m.store_scores(a, c.node(a), [7, 9].into_iter());
         assert_eq!(m.verdict(a, c.node(a)), Some(&Some((3, Status::unschedulable("no")))));
-        assert!(m.has_scores(a, c.node(a)) && m.score(a, 1) == 9);
+        assert!(m.has_scores(a, c.node(a)) && m.slot_scores(1)[a.index()] == 9);
         let b = c.node_id("b").unwrap();
         assert_eq!(m.verdict(b, c.node(b)), None);
         // Binding a pod to a changes its state: its entries no longer hold.

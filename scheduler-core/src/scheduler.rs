@@ -445,12 +445,17 @@ impl Scheduler {
         // (upstream pre-1.36 drew once per tied node; the distribution is the same).
         let eligible = |i: usize| !opts.score_all_nodes || feasible.contains(&scored[i]);
         let (mut best, mut n_ties) = (i64::MIN, 0usize);
-        for (i, &total) in totals.iter().enumerate() {
-            if total > best && eligible(i) {
-                (best, n_ties) = (total, 1);
-            } else if total == best && eligible(i) {
-                n_ties += 1;
+        if opts.score_all_nodes {
+            for (_, &total) in totals.iter().enumerate().filter(|&(i, _)| eligible(i)) {
+                if total > best {
+                    (best, n_ties) = (total, 1);
+                } else if total == best {
+                    n_ties += 1;
+                }
             }
+        } else {
+            best = totals.iter().copied().max().unwrap_or(i64::MIN);
+            n_ties = totals.iter().filter(|&&t| t == best).count();
         }
         let pick = if n_ties == 1 { 0 } else { self.rng.random_range(0..n_ties) };
         let node = (0..scored.len()).filter(|&i| totals[i] == best && eligible(i)).nth(pick).map(|i| scored[i]).expect("pick < ties");
@@ -717,9 +722,10 @@ fn prioritize(
         let failed = |s: Status| ScheduleError::Internal(format!("running Score plugins: plugin {name:?} failed with: {}", s.message()));
         match memo.as_deref() {
             Some(m) if slot.imp.node_local() => {
-                for (i, score) in scores.iter_mut().enumerate() {
-                    if hits[i] {
-                        *score = m.score(ids[i], slot_idx);
+                let stored = m.slot_scores(slot_idx);
+                for ((score, &hit), id) in scores.iter_mut().zip(hits.iter()).zip(ids) {
+                    if hit {
+                        *score = stored[id.index()];
                     }
                 }
                 computed.clear();
