@@ -1,6 +1,8 @@
 //! `simsched explain`'s data: every node's filter verdict and every plugin's raw, normalised and weighted
 //! score for one pod, and the decision.
 
+use foldhash::{HashMap, HashSet};
+
 use crate::cluster::Cluster;
 use crate::node::NodeId;
 use crate::pod::Pod;
@@ -93,12 +95,15 @@ impl Explanation {
             String::new()
         };
         let gated = matches!(outcome, Err(ScheduleError::Gated { .. }) | Err(ScheduleError::NoNodes) | Err(ScheduleError::Internal(_)));
+        let feasible: HashSet<NodeId> = trace.feasible.iter().copied().collect();
+        let rejected: HashMap<NodeId, usize> = d.node_statuses.iter().enumerate().map(|(i, ns)| (ns.node, i)).collect();
+        let columns: HashMap<NodeId, usize> = trace.scored_nodes.iter().enumerate().map(|(i, &n)| (n, i)).collect();
         let mut nodes = Vec::new();
         if !gated {
             for &node in cluster.node_order() {
-                let filter = if trace.feasible.contains(&node) {
+                let filter = if feasible.contains(&node) {
                     FilterVerdict { code: Code::Success, plugin: String::new(), reasons: Vec::new() }
-                } else if let Some(ns) = d.node_statuses.iter().find(|ns| ns.node == node) {
+                } else if let Some(ns) = rejected.get(&node).map(|&i| &d.node_statuses[i]) {
                     FilterVerdict {
                         code: ns.status.code(),
                         plugin: ns.plugin.map(name).unwrap_or_default(),
@@ -113,7 +118,7 @@ impl Explanation {
                 };
                 let mut scores = Vec::new();
                 let mut total = 0;
-                if let Some(col) = trace.scored_nodes.iter().position(|&n| n == node) {
+                if let Some(&col) = columns.get(&node) {
                     for (plugin, weight, raw, normalized) in &trace.scores {
                         scores.push(PluginScore {
                             plugin: name(*plugin),
