@@ -17,13 +17,12 @@
 use std::sync::Arc;
 
 use serde::Deserialize;
-use smallvec::SmallVec;
 
 use scheduler_core::{
     ConfigError, CycleContext, ExtensionPoints, Interner, NodeInfo, Plugin, PluginArgs, Pod, PreScorePlugin, ScorePlugin, StateSlot, Status,
 };
 
-use super::resource_allocation::{Requests, ResourceSpec, ScoringResource, compile_resources, default_resources};
+use super::resource_allocation::{PodRequests, Requests, ResourceSpec, ScoringResource, compile_resources, default_resources};
 
 /// `NodeResourcesBalancedAllocationArgs`.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -39,10 +38,6 @@ pub struct NodeResourcesBalancedAllocationArgs {
 pub struct NodeResourcesBalancedAllocation {
     resources: Vec<ScoringResource>,
 }
-
-/// PreScore state: the pod's real request per resource.
-#[derive(Clone, Debug, Default)]
-struct PodRequests(SmallVec<[i64; 4]>);
 
 impl Default for NodeResourcesBalancedAllocation {
     fn default() -> Self {
@@ -163,21 +158,12 @@ impl Plugin for NodeResourcesBalancedAllocation {
 
 impl PreScorePlugin for NodeResourcesBalancedAllocation {
     fn pre_score(&self, _cx: &CycleContext<'_>, pod: &Pod, _nodes: &[&NodeInfo], state: &mut StateSlot) -> Status {
-        let requests: SmallVec<[i64; 4]> = self.resources.iter().map(|r| r.pod_request(pod, Requests::Real)).collect();
-        if requests.iter().all(|&r| r == 0) {
+        let requests = PodRequests::of(&self.resources, pod, Requests::Real);
+        if requests.0.iter().all(|&r| r == 0) {
             return Status::skip();
         }
-        state.put(PodRequests(requests));
+        state.put(requests);
         Status::success()
-    }
-}
-
-impl NodeResourcesBalancedAllocation {
-    fn pod_requests(&self, pod: &Pod, state: &StateSlot) -> SmallVec<[i64; 4]> {
-        match state.get::<PodRequests>() {
-            Some(r) => r.0.clone(),
-            None => self.resources.iter().map(|r| r.pod_request(pod, Requests::Real)).collect(),
-        }
     }
 }
 
@@ -188,7 +174,7 @@ impl ScorePlugin for NodeResourcesBalancedAllocation {
     }
 
     fn score(&self, _cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo, state: &StateSlot) -> Result<i64, Status> {
-        let requests = self.pod_requests(pod, state);
+        let requests = PodRequests::from_state(state, &self.resources, pod, Requests::Real).0;
         Ok(if requests.iter().all(|&r| r == 0) { 0 } else { self.node_score(node, &requests) })
     }
 
@@ -200,7 +186,7 @@ impl ScorePlugin for NodeResourcesBalancedAllocation {
         state: &StateSlot,
         out: &mut [i64],
     ) -> Result<(), Status> {
-        let requests = self.pod_requests(pod, state);
+        let requests = PodRequests::from_state(state, &self.resources, pod, Requests::Real).0;
         let best_effort = requests.iter().all(|&r| r == 0);
         for (node, score) in nodes.iter().zip(out.iter_mut()) {
             *score = if best_effort { 0 } else { self.node_score(node, &requests) };

@@ -32,7 +32,9 @@ use scheduler_core::{
     PreFilterResult, PreScorePlugin, Reason, ResourceKind, ScorePlugin, StateSlot, Status, Symbol, is_qualified_name,
 };
 
-use super::resource_allocation::{Requests, ResourceSpec, ScoringResource, compile_resources, default_resources, validate_weights};
+use super::resource_allocation::{
+    PodRequests, Requests, ResourceSpec, ScoringResource, compile_resources, default_resources, validate_weights,
+};
 
 /// `NodeResourcesFitArgs`.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -104,10 +106,6 @@ pub struct NodeResourcesFit {
 /// PreFilter state: the scalar requests to check, with their reasons.
 #[derive(Clone, Debug, Default)]
 struct ScalarChecks(SmallVec<[(Symbol, i64, Reason); 1]>);
-
-/// PreScore state: the pod's request per scoring resource.
-#[derive(Clone, Debug, Default)]
-struct PodRequests(SmallVec<[i64; 4]>);
 
 impl Default for NodeResourcesFit {
     fn default() -> Self {
@@ -431,17 +429,8 @@ impl FilterPlugin for NodeResourcesFit {
 
 impl PreScorePlugin for NodeResourcesFit {
     fn pre_score(&self, _cx: &CycleContext<'_>, pod: &Pod, _nodes: &[&NodeInfo], state: &mut StateSlot) -> Status {
-        state.put(PodRequests(self.resources.iter().map(|r| r.pod_request(pod, Requests::NonZero)).collect()));
+        state.put(PodRequests::of(&self.resources, pod, Requests::NonZero));
         Status::success()
-    }
-}
-
-impl NodeResourcesFit {
-    fn pod_requests(&self, pod: &Pod, state: &StateSlot) -> SmallVec<[i64; 4]> {
-        match state.get::<PodRequests>() {
-            Some(reqs) => reqs.0.clone(),
-            None => self.resources.iter().map(|r| r.pod_request(pod, Requests::NonZero)).collect(),
-        }
     }
 }
 
@@ -452,7 +441,7 @@ impl ScorePlugin for NodeResourcesFit {
     }
 
     fn score(&self, _cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo, state: &StateSlot) -> Result<i64, Status> {
-        Ok(self.node_score(node, &self.pod_requests(pod, state)))
+        Ok(self.node_score(node, &PodRequests::from_state(state, &self.resources, pod, Requests::NonZero).0))
     }
 
     fn score_nodes(
@@ -463,7 +452,7 @@ impl ScorePlugin for NodeResourcesFit {
         state: &StateSlot,
         out: &mut [i64],
     ) -> Result<(), Status> {
-        let reqs = self.pod_requests(pod, state);
+        let reqs = PodRequests::from_state(state, &self.resources, pod, Requests::NonZero).0;
         let scored = nodes.iter().zip(out.iter_mut());
         // One loop per strategy, so that the per-resource score inlines.
         match &self.strategy {

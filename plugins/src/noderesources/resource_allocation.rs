@@ -2,8 +2,9 @@
 //! and each resource's (allocatable, requested) pair on a node (upstream `resource_allocation.go`).
 
 use serde::Deserialize;
+use smallvec::SmallVec;
 
-use scheduler_core::{ConfigError, Divisor, Interner, NodeInfo, Pod, ResourceKind, Symbol};
+use scheduler_core::{ConfigError, Divisor, Interner, NodeInfo, Pod, ResourceKind, StateSlot, Symbol};
 
 /// A resource and its weight in `scoringStrategy.resources` or BalancedAllocation's `resources`.
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -121,5 +122,21 @@ impl ScoringResource {
             Accounting::Scalar => (Divisor::new(alloc.scalars.get(self.name)), node.requested.scalars.get(self.name)),
             Accounting::None => (Divisor::new(0), 0),
         }
+    }
+}
+
+/// PreScore state of the resource scorers: the pod's request of each configured resource.
+#[derive(Clone, Debug, Default)]
+pub struct PodRequests(pub SmallVec<[i64; 4]>);
+
+impl PodRequests {
+    /// The pod's requests of `resources`, counted as `requests` says.
+    pub fn of(resources: &[ScoringResource], pod: &Pod, requests: Requests) -> PodRequests {
+        PodRequests(resources.iter().map(|r| r.pod_request(pod, requests)).collect())
+    }
+
+    /// The requests PreScore stored in `state`, or computed now if it did not run.
+    pub fn from_state(state: &StateSlot, resources: &[ScoringResource], pod: &Pod, requests: Requests) -> PodRequests {
+        state.get::<PodRequests>().cloned().unwrap_or_else(|| PodRequests::of(resources, pod, requests))
     }
 }
