@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use scheduler_core::{NodeDef, TaintDef, TaintEffect};
+use scheduler_core::{NodeDef, TaintDef};
 
 /// The compact format's `apiVersion`.
 pub const API_VERSION: &str = "simsched/v1";
@@ -147,12 +147,7 @@ impl CompactCluster {
             allocatable.extend(g.resources.iter().map(|(k, v)| (k.clone(), v.0.clone())));
             let mut taints = Vec::new();
             for (t_idx, t) in g.taints.iter().enumerate() {
-                let effect = TaintEffect::parse(&t.effect).ok_or_else(|| {
-                    (
-                        format!("{path}.taints[{t_idx}].effect"),
-                        format!("Unsupported value: {:?}: supported values: \"NoExecute\", \"NoSchedule\", \"PreferNoSchedule\"", t.effect),
-                    )
-                })?;
+                let effect = crate::kube::taint_effect(&t.effect, &format!("{path}.taints[{t_idx}].effect"))?;
                 taints.push(TaintDef { key: t.key.clone(), value: t.value.clone(), effect });
             }
             for i in 0..g.count {

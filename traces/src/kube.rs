@@ -27,7 +27,8 @@ fn quantities(map: &Option<BTreeMap<String, Quantity>>) -> Vec<(String, String)>
     map.iter().flatten().map(|(k, v)| (k.clone(), v.0.clone())).collect()
 }
 
-fn taint_effect(s: &str, field: &str) -> Result<TaintEffect, FieldError> {
+/// Parses a taint effect, naming `field` when it is not one.
+pub fn taint_effect(s: &str, field: &str) -> Result<TaintEffect, FieldError> {
     TaintEffect::parse(s).ok_or_else(|| {
         (field.to_string(), format!("Unsupported value: {s:?}: supported values: \"NoExecute\", \"NoSchedule\", \"PreferNoSchedule\""))
     })
