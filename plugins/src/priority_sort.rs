@@ -36,7 +36,7 @@ mod tests {
         let mut c = Cluster::new();
         let a = c.compile_pod(&pod("a").priority(prio_a).def).unwrap();
         let b = c.compile_pod(&pod("b").priority(prio_b).def).unwrap();
-        let got = PrioritySort.less(&QueuedPodInfo { pod: &a, timestamp: ts_a }, &QueuedPodInfo { pod: &b, timestamp: ts_b });
+        let got = PrioritySort.less(&QueuedPodInfo::new(&a, ts_a), &QueuedPodInfo::new(&b, ts_b));
         assert_eq!(got, want, "a=({prio_a},{ts_a}) b=({prio_b},{ts_b})");
     }
 

@@ -232,6 +232,19 @@ pub struct QueuedPodInfo<'a> {
     pub pod: &'a Pod,
     /// When the pod was last added to the queue, in the caller's time unit.
     pub timestamp: u64,
+    /// How long the pod will run, when the caller knows (a simulator replaying a trace does). Not in
+    /// upstream's `QueuedPodInfo`; read by research queue orders such as shortest-job-first.
+    pub expected_duration: Option<u64>,
+    /// The work left in the pod's job (the sum of its unfinished pods' durations) when the pod was queued,
+    /// when the caller knows. Not upstream; read by job-level queue orders.
+    pub job_remaining_work: Option<u64>,
+}
+
+impl<'a> QueuedPodInfo<'a> {
+    /// A queued pod with only what upstream's queue knows.
+    pub fn new(pod: &'a Pod, timestamp: u64) -> QueuedPodInfo<'a> {
+        QueuedPodInfo { pod, timestamp, expected_duration: None, job_remaining_work: None }
+    }
 }
 
 /// QueueSort: the order of the active queue.

@@ -8,7 +8,9 @@ pub mod cluster_file;
 pub mod compact;
 pub mod error;
 pub mod kube;
+pub mod workload;
 
 pub use cluster_file::{ClusterInput, Located, Skipped, build_cluster, parse_cluster, parse_pod, read_cluster, read_pod};
 pub use error::TraceError;
 pub use kube::PodFacts;
+pub use workload::{DagJob, DagTask, MICROS_PER_SECOND, Micros, NodeEvent, PodArrival, WorkloadItem, WorkloadStream};
