@@ -51,17 +51,26 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod best_fit;
+pub mod fifo;
+pub mod first_fit;
 pub mod image_locality;
 pub mod node_affinity;
 pub mod node_name;
 pub mod node_ports;
 pub mod node_unschedulable;
 pub mod noderesources;
+pub mod policy;
 pub mod priority_sort;
+pub mod random;
 pub mod registry;
 pub mod scheduling_gates;
+pub mod shortest_job_first;
+pub mod shortest_remaining_job_first;
 pub mod taint_toleration;
 #[cfg(test)]
 mod testing;
+pub mod tetris;
 
+pub use policy::{POLICIES, Policy, QUEUE_ORDERS, policy_config};
 pub use registry::registry;

@@ -4,6 +4,9 @@ use std::sync::Arc;
 
 use scheduler_core::{ExtensionPoint, Registry, UnavailablePlugin};
 
+use crate::best_fit::BestFit;
+use crate::fifo::Fifo;
+use crate::first_fit::FirstFit;
 use crate::image_locality::ImageLocality;
 use crate::node_affinity::NodeAffinity;
 use crate::node_name::NodeName;
@@ -12,8 +15,12 @@ use crate::node_unschedulable::NodeUnschedulable;
 use crate::noderesources::node_resources_balanced_allocation::NodeResourcesBalancedAllocation;
 use crate::noderesources::node_resources_fit::NodeResourcesFit;
 use crate::priority_sort::PrioritySort;
+use crate::random::Random;
 use crate::scheduling_gates::SchedulingGates;
+use crate::shortest_job_first::ShortestJobFirst;
+use crate::shortest_remaining_job_first::ShortestRemainingJobFirst;
 use crate::taint_toleration::TaintToleration;
+use crate::tetris::Tetris;
 
 use ExtensionPoint::*;
 
@@ -90,8 +97,10 @@ pub const UNAVAILABLE: [(&str, UnavailablePlugin); 10] = [
     ),
 ];
 
-/// A registry of every plugin simsched provides under its upstream name, plus the upstream default plugins
-/// it does not provide (profiles naming them build and report them as missing).
+/// A registry of every plugin simsched provides: kube-scheduler's under their upstream names, the research
+/// policies (Random, FirstFit, BestFit, Tetris) and queue orders (Fifo, ShortestJobFirst,
+/// ShortestRemainingJobFirst), plus the upstream default plugins it does not provide (profiles naming them
+/// build and report them as missing).
 pub fn registry() -> Registry {
     let mut r = Registry::new();
     r.register("PrioritySort", |args, _| {
@@ -122,6 +131,12 @@ pub fn registry() -> Registry {
         args.decode::<NoArgs>()?;
         Ok(Arc::new(ImageLocality))
     });
+    for (name, plugin) in research_plugins() {
+        r.register(name, move |args, _| {
+            args.decode::<NoArgs>()?;
+            Ok(plugin())
+        });
+    }
     r.register("NodeAffinity", |args, interner| Ok(Arc::new(NodeAffinity::new(args, interner)?)));
     r.register("NodeResourcesFit", |args, interner| Ok(Arc::new(NodeResourcesFit::new(args, interner)?)));
     r.register("NodeResourcesBalancedAllocation", |args, interner| Ok(Arc::new(NodeResourcesBalancedAllocation::new(args, interner)?)));
@@ -129,6 +144,19 @@ pub fn registry() -> Registry {
         r.register_unavailable(name, plugin);
     }
     r
+}
+
+/// The research policies' plugins (no arguments), by name.
+fn research_plugins() -> [(&'static str, fn() -> Arc<dyn scheduler_core::Plugin>); 7] {
+    [
+        ("Random", || Arc::new(Random)),
+        ("FirstFit", || Arc::new(FirstFit)),
+        ("BestFit", || Arc::new(BestFit)),
+        ("Tetris", || Arc::new(Tetris)),
+        ("Fifo", || Arc::new(Fifo)),
+        ("ShortestJobFirst", || Arc::new(ShortestJobFirst)),
+        ("ShortestRemainingJobFirst", || Arc::new(ShortestRemainingJobFirst)),
+    ]
 }
 
 /// Arguments of plugins that take none: any field is an error.

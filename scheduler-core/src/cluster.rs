@@ -66,8 +66,8 @@ pub struct Cluster {
     nodes: Vec<Option<NodeInfo>>,
     node_by_name: HashMap<Symbol, NodeId>,
     zones: Vec<Zone>,
-    /// The node order, rebuilt on first use after nodes change.
-    order: OnceLock<Vec<NodeId>>,
+    /// The node order, rebuilt on first use after nodes change, with each node's position in it.
+    order: OnceLock<(Vec<NodeId>, Vec<u32>)>,
     pods: Vec<Option<BoundPod>>,
     free_pod_slots: Vec<PodId>,
     n_pods: usize,
@@ -132,7 +132,7 @@ impl Cluster {
             Some(zone) => zone.nodes.push(id),
             None => self.zones.push(Zone { key: node.zone_key, nodes: vec![id] }),
         }
-        self.nodes.push(Some(NodeInfo::new(node)));
+        self.nodes.push(Some(NodeInfo::new(node, id)));
         self.order = OnceLock::new();
         self.nodes_generation = crate::node::next_generation();
         Ok(id)
@@ -247,7 +247,24 @@ impl Cluster {
     /// Nodes in the scheduler's order (upstream's node tree list: zones interleaved).
     #[inline]
     pub fn node_order(&self) -> &[NodeId] {
-        self.order.get_or_init(|| self.interleaved_order())
+        &self.order_and_ranks().0
+    }
+
+    /// The position of a node in [`Cluster::node_order`].
+    #[inline]
+    pub fn node_rank(&self, id: NodeId) -> usize {
+        self.order_and_ranks().1.get(id.index()).map_or(usize::MAX, |&r| r as usize)
+    }
+
+    fn order_and_ranks(&self) -> &(Vec<NodeId>, Vec<u32>) {
+        self.order.get_or_init(|| {
+            let order = self.interleaved_order();
+            let mut ranks = vec![u32::MAX; self.nodes.len()];
+            for (rank, id) in order.iter().enumerate() {
+                ranks[id.index()] = rank as u32;
+            }
+            (order, ranks)
+        })
     }
 
     /// Number of nodes.

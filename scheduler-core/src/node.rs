@@ -178,6 +178,8 @@ pub struct NodeInfo {
     pub node: Node,
     /// Host ports in use, one entry per pod port (a multiset).
     pub used_ports: SmallVec<[HostPort; 2]>,
+    /// The node's id in its cluster.
+    pub id: NodeId,
 }
 
 /// A number no node state has had.
@@ -187,8 +189,8 @@ pub(crate) fn next_generation() -> u64 {
 }
 
 impl NodeInfo {
-    /// A node with no pods.
-    pub fn new(node: Node) -> NodeInfo {
+    /// A node with no pods, known by `id` in its cluster.
+    pub fn new(node: Node, id: NodeId) -> NodeInfo {
         NodeInfo {
             node,
             requested: Resources::default(),
@@ -196,6 +198,7 @@ impl NodeInfo {
             non_zero_requested_memory: 0,
             pods: Vec::new(),
             used_ports: SmallVec::new(),
+            id,
             generation: next_generation(),
         }
     }

@@ -1,0 +1,168 @@
+//! Built-in policies: named scheduler configurations, usable without writing YAML (`--policy binpack`),
+//! and queue orders (`--policy binpack/sjf`).
+
+use scheduler_core::{ConfigError, SchedulerConfig};
+
+/// A named placement policy.
+#[derive(Clone, Copy, Debug)]
+pub struct Policy {
+    /// Name on the command line.
+    pub name: &'static str,
+    /// What it does, and its source.
+    pub description: &'static str,
+    /// The profile's Score plugin (`None`: kube-scheduler's default scoring).
+    score: Option<&'static str>,
+    /// Whether the Score plugin also has a PreScore.
+    pre_score: bool,
+    /// `pluginConfig` entries, as YAML list items.
+    plugin_config: &'static str,
+    /// `percentageOfNodesToScore`, when the policy looks at every node.
+    percentage_of_nodes_to_score: Option<u32>,
+}
+
+/// The placement policies.
+pub const POLICIES: [Policy; 8] = [
+    Policy {
+        name: "default",
+        description: "kube-scheduler 1.36's default profile (the plugins simsched provides)",
+        score: None,
+        pre_score: false,
+        plugin_config: "",
+        percentage_of_nodes_to_score: None,
+    },
+    Policy {
+        name: "spread",
+        description: "NodeResourcesFit LeastAllocated only: the emptiest node (kube-scheduler's scoring strategy)",
+        score: Some("NodeResourcesFit"),
+        pre_score: true,
+        plugin_config: "",
+        percentage_of_nodes_to_score: None,
+    },
+    Policy {
+        name: "binpack",
+        description: "NodeResourcesFit MostAllocated only: the fullest node (kube-scheduler's bin-packing strategy)",
+        score: Some("NodeResourcesFit"),
+        pre_score: true,
+        plugin_config: "  - name: NodeResourcesFit\n    args:\n      scoringStrategy:\n        type: MostAllocated\n",
+        percentage_of_nodes_to_score: None,
+    },
+    Policy {
+        name: "balanced",
+        description: "NodeResourcesBalancedAllocation only: the node whose cpu and memory use the pod balances best",
+        score: Some("NodeResourcesBalancedAllocation"),
+        pre_score: true,
+        plugin_config: "",
+        percentage_of_nodes_to_score: None,
+    },
+    Policy {
+        name: "random",
+        description: "a feasible node uniformly at random (the Random plugin, every node considered)",
+        score: Some("Random"),
+        pre_score: false,
+        plugin_config: "",
+        percentage_of_nodes_to_score: Some(100),
+    },
+    Policy {
+        name: "first-fit",
+        description: "the first feasible node in node order (first fit, Johnson 1974; every node considered)",
+        score: Some("FirstFit"),
+        pre_score: true,
+        plugin_config: "",
+        percentage_of_nodes_to_score: Some(100),
+    },
+    Policy {
+        name: "best-fit",
+        description: "the node left with the least free capacity over the requested resources (best fit, Johnson 1974; every node considered)",
+        score: Some("BestFit"),
+        pre_score: false,
+        plugin_config: "",
+        percentage_of_nodes_to_score: Some(100),
+    },
+    Policy {
+        name: "tetris",
+        description: "the node whose free resources align best with the request (Tetris, Grandl et al., SIGCOMM 2014; every node considered)",
+        score: Some("Tetris"),
+        pre_score: false,
+        plugin_config: "",
+        percentage_of_nodes_to_score: Some(100),
+    },
+];
+
+/// Queue orders: (name, QueueSort plugin, description).
+pub const QUEUE_ORDERS: [(&str, &str, &str); 4] = [
+    ("priority", "PrioritySort", "higher priority first, then arrival (kube-scheduler's default)"),
+    ("fifo", "Fifo", "arrival order, whatever the priority"),
+    ("sjf", "ShortestJobFirst", "the shortest pod first (its duration from the trace)"),
+    ("mjct", "ShortestRemainingJobFirst", "pods of the job with the least remaining work first, to minimise mean job completion time"),
+];
+
+/// The configuration of a policy spec `NAME` or `NAME/QUEUE` (e.g. `binpack/sjf`).
+pub fn policy_config(spec: &str) -> Result<SchedulerConfig, ConfigError> {
+    let (name, queue) = spec.split_once('/').unwrap_or((spec, "priority"));
+    let Some(policy) = POLICIES.iter().find(|p| p.name == name) else {
+        let names: Vec<&str> = POLICIES.iter().map(|p| p.name).collect();
+        return Err(ConfigError::new("policy", format!("unknown policy {name:?}; built-in policies: {}", names.join(", "))));
+    };
+    let Some(&(_, queue_plugin, _)) = QUEUE_ORDERS.iter().find(|(q, _, _)| *q == queue) else {
+        let names: Vec<&str> = QUEUE_ORDERS.iter().map(|(q, _, _)| *q).collect();
+        return Err(ConfigError::new("policy", format!("unknown queue order {queue:?}; queue orders: {}", names.join(", "))));
+    };
+    SchedulerConfig::from_yaml(&policy_yaml(policy, queue_plugin))
+}
+
+/// The `KubeSchedulerConfiguration` of a policy with a queue order.
+pub fn policy_yaml(policy: &Policy, queue_plugin: &str) -> String {
+    let mut yaml = String::from(
+        "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nprofiles:\n- schedulerName: default-scheduler\n",
+    );
+    if let Some(pct) = policy.percentage_of_nodes_to_score {
+        yaml.push_str(&format!("  percentageOfNodesToScore: {pct}\n"));
+    }
+    yaml.push_str("  plugins:\n");
+    if queue_plugin != "PrioritySort" {
+        yaml.push_str(&format!("    queueSort:\n      disabled: [{{name: '*'}}]\n      enabled: [{{name: {queue_plugin}}}]\n"));
+    }
+    if let Some(score) = policy.score {
+        let pre_score = if policy.pre_score { format!("[{{name: {score}}}]") } else { "[]".to_string() };
+        yaml.push_str(&format!("    preScore:\n      disabled: [{{name: '*'}}]\n      enabled: {pre_score}\n"));
+        yaml.push_str(&format!("    score:\n      disabled: [{{name: '*'}}]\n      enabled: [{{name: {score}, weight: 1}}]\n"));
+    }
+    if !policy.plugin_config.is_empty() {
+        yaml.push_str("  pluginConfig:\n");
+        yaml.push_str(policy.plugin_config);
+    }
+    yaml
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scheduler_core::{Cluster, ExtensionPoint, Scheduler};
+
+    #[test]
+    fn every_policy_and_queue_order_builds() {
+        for p in POLICIES {
+            for (q, queue_plugin, _) in QUEUE_ORDERS {
+                let config = policy_config(&format!("{}/{q}", p.name)).unwrap();
+                let s = Scheduler::from_config(&config, &crate::registry(), &mut Cluster::new(), 0).unwrap();
+                let profile = &s.profiles()[0];
+                assert_eq!(profile.plugins_at(ExtensionPoint::QueueSort), [queue_plugin], "{}/{q}", p.name);
+                if let Some(score) = p.score {
+                    assert_eq!(profile.plugins_at(ExtensionPoint::Score), [score], "{}", p.name);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_names_list_the_valid_ones() {
+        assert_eq!(
+            policy_config("pack").unwrap_err().to_string(),
+            "policy: unknown policy \"pack\"; built-in policies: default, spread, binpack, balanced, random, first-fit, best-fit, tetris"
+        );
+        assert_eq!(
+            policy_config("spread/lifo").unwrap_err().to_string(),
+            "policy: unknown queue order \"lifo\"; queue orders: priority, fifo, sjf, mjct"
+        );
+    }
+}
