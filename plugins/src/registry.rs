@@ -146,8 +146,11 @@ pub fn registry() -> Registry {
     r
 }
 
+/// Builds a plugin that takes no arguments.
+type Constructor = fn() -> Arc<dyn scheduler_core::Plugin>;
+
 /// The research policies' plugins (no arguments), by name.
-fn research_plugins() -> [(&'static str, fn() -> Arc<dyn scheduler_core::Plugin>); 7] {
+fn research_plugins() -> [(&'static str, Constructor); 7] {
     [
         ("Random", || Arc::new(Random)),
         ("FirstFit", || Arc::new(FirstFit)),
