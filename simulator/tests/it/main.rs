@@ -1,0 +1,132 @@
+//! Simulations of small workloads whose outcome can be worked out by hand, invariants on generated
+//! workloads, and determinism.
+
+use std::sync::Arc;
+
+use scheduler_core::testing::{node, pod};
+use scheduler_core::{Cluster, PodDef, SchedulerConfig};
+use simulator::{SimOptions, Summary, simulate};
+use traces::{DagJob, DagTask, MICROS_PER_SECOND as S, NodeEvent, PodArrival, WorkloadItem, WorkloadStream};
+
+fn cluster(n: usize, cpu: &str) -> Cluster {
+    let mut c = Cluster::new();
+    for i in 0..n {
+        c.add_node(&node(&format!("n{i}")).cpu(cpu).memory("16Gi").def).unwrap();
+    }
+    c
+}
+
+fn spec(cpu: &str) -> Arc<PodDef> {
+    Arc::new(pod("tmpl").cpu(cpu).memory("1Gi").def)
+}
+
+fn arrival(name: &str, t: u64, cpu: &Arc<PodDef>, duration: u64, job: Option<&str>) -> WorkloadItem {
+    WorkloadItem::Pod(PodArrival {
+        time: t * S,
+        name: name.into(),
+        spec: cpu.clone(),
+        duration: Some(duration * S),
+        job: job.map(Into::into),
+    })
+}
+
+fn run(c: Cluster, items: Vec<WorkloadItem>, policy: &str) -> Summary {
+    let config = plugins::policy_config(policy).unwrap();
+    run_with(c, items, &config, &SimOptions { policy: policy.into(), ..SimOptions::default() })
+}
+
+fn run_with(c: Cluster, items: Vec<WorkloadItem>, config: &SchedulerConfig, opts: &SimOptions) -> Summary {
+    simulate(c, config, &plugins::registry(), WorkloadStream::from_items(items), opts, None, &mut |_| {}).unwrap()
+}
+
+#[test]
+fn pods_wait_for_room_and_run_their_duration() {
+    // One node with 4 CPUs; three 2-CPU pods at t=0 running 10 s: two run at once, the third waits 10 s.
+    let s2 = spec("2");
+    let items = vec![arrival("a", 0, &s2, 10, None), arrival("b", 0, &s2, 10, None), arrival("c", 0, &s2, 10, None)];
+    let sum = run(cluster(1, "4"), items, "default");
+    assert_eq!((sum.pods.arrived, sum.pods.scheduled, sum.pods.finished), (3, 3, 3));
+    assert_eq!(sum.simulated_seconds, 20.0);
+    assert_eq!(sum.makespan_seconds, 20.0);
+    assert_eq!(sum.queueing_delay.max, 10.0);
+    assert_eq!(sum.jct.max, 20.0);
+    assert_eq!(sum.jobs_finished, 3);
+    // cpu: 4 of 4 for 10 s, 2 of 4 for 10 s ⇒ 0.75.
+    assert_eq!(sum.allocation["cpu"], 0.75);
+    // All three were pending at t=0, before the scheduler ran.
+    assert_eq!(sum.pending.peak, 3);
+}
+
+#[test]
+fn jobs_complete_when_their_last_pod_does() {
+    let s1 = spec("1");
+    let items = vec![arrival("a", 0, &s1, 5, Some("j")), arrival("b", 2, &s1, 10, Some("j")), arrival("c", 3, &s1, 1, None)];
+    let sum = run(cluster(2, "4"), items, "spread");
+    assert_eq!(sum.jobs_finished, 2);
+    // Job j: submitted at 0, last pod finishes at 12 ⇒ JCT 12; pod c: 1.
+    assert_eq!((sum.jct.max, sum.jct.p50), (12.0, 1.0));
+}
+
+#[test]
+fn dag_tasks_wait_for_their_parents() {
+    let s1 = spec("1");
+    let job = DagJob {
+        time: S,
+        name: "etl".into(),
+        tasks: vec![
+            DagTask { name: "extract".into(), instances: 3, spec: s1.clone(), duration: Some(4 * S), parents: vec![] },
+            DagTask { name: "transform".into(), instances: 2, spec: s1.clone(), duration: Some(6 * S), parents: vec![0] },
+            DagTask { name: "load".into(), instances: 1, spec: s1.clone(), duration: Some(2 * S), parents: vec![1] },
+        ],
+    };
+    let sum = run(cluster(1, "8"), vec![WorkloadItem::Dag(job)], "default");
+    assert_eq!(sum.pods.finished, 6);
+    // 1 + 4 + 6 + 2 = 13.
+    assert_eq!((sum.jobs_finished, sum.jct.max, sum.makespan_seconds), (1, 12.0, 13.0));
+}
+
+#[test]
+fn a_failed_nodes_job_pods_are_created_again() {
+    let s1 = spec("1");
+    let items = vec![
+        arrival("a", 0, &s1, 100, Some("j")),
+        arrival("b", 0, &s1, 100, None),
+        WorkloadItem::Node(NodeEvent::Fail { time: 10 * S, name: "n0".into() }),
+    ];
+    let sum = run(cluster(1, "4").tap_add("n1"), items, "first-fit");
+    assert_eq!((sum.pods.lost, sum.pods.recreated), (2, 1));
+    // The recreated pod runs 100 s on n1 from t=10.
+    assert_eq!(sum.makespan_seconds, 110.0);
+    assert_eq!(sum.jobs_unfinished, 1);
+}
+
+trait TapAdd {
+    fn tap_add(self, name: &str) -> Self;
+}
+
+impl TapAdd for Cluster {
+    fn tap_add(mut self, name: &str) -> Self {
+        self.add_node(&node(name).cpu("4").memory("16Gi").def).unwrap();
+        self
+    }
+}
+
+#[test]
+fn unschedulable_pods_are_reported_pending() {
+    let big = spec("16");
+    let sum = run(cluster(2, "4"), vec![arrival("huge", 0, &big, 10, None)], "default");
+    assert_eq!((sum.pods.pending_at_end, sum.pods.scheduled), (1, 0));
+    assert!(sum.attempts.unschedulable >= 1);
+    assert_eq!(sum.jobs_unfinished, 1);
+}
+
+#[test]
+fn the_cost_model_delays_placements() {
+    let s1 = spec("1");
+    let items: Vec<WorkloadItem> = (0..4).map(|i| arrival(&format!("p{i}"), 0, &s1, 10, None)).collect();
+    let config = plugins::policy_config("default").unwrap();
+    let opts = SimOptions { attempt_cost: S / 2, bind_cost: S, ..SimOptions::default() };
+    let sum = run_with(cluster(2, "8"), items, &config, &opts);
+    // Attempts at 0, 0.5, 1, 1.5 s; each bound 1 s later: delays 1, 1.5, 2, 2.5.
+    assert_eq!((sum.queueing_delay.mean, sum.queueing_delay.max), (1.75, 2.5));
+}
