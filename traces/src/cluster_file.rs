@@ -1,5 +1,5 @@
 //! Reading cluster and pod files: `kubectl get nodes,pods -A -o yaml|json` output (a `v1.List`, `NodeList`,
-//! `PodList`, single objects, or multi-document YAML), or the compact cluster format.
+//! `PodList`, single objects, or multi-document YAML), the compact cluster format, or an openb node list CSV.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -63,7 +63,7 @@ impl Skipped {
 
 /// Budgets for large, trusted files (the defaults stop at 250,000 YAML nodes), and YAML 1.2 booleans so
 /// that a name such as `n` or `no` stays a string.
-fn yaml_options() -> serde_saphyr::Options {
+pub(crate) fn yaml_options() -> serde_saphyr::Options {
     serde_saphyr::options! {
         strict_booleans: true,
         budget: serde_saphyr::budget! {
@@ -104,13 +104,13 @@ fn json_message(e: &serde_json::Error) -> String {
     }
 }
 
-fn yaml_error(path: &Path, e: &serde_saphyr::Error) -> TraceError {
+pub(crate) fn yaml_error(path: &Path, e: &serde_saphyr::Error) -> TraceError {
     let c = scheduler_core::yaml_error(e);
     TraceError::new(path, c.path, c.message)
 }
 
 /// Deserialises an object, naming the field path of an error.
-fn object<T: DeserializeOwned>(value: serde_json::Value, origin: &str, path: &Path) -> Result<T, TraceError> {
+pub(crate) fn object<T: DeserializeOwned>(value: serde_json::Value, origin: &str, path: &Path) -> Result<T, TraceError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let field = e.path().to_string();
         TraceError::new(path, if field == "." { origin.to_string() } else { format!("{origin}.{field}") }, e.into_inner().to_string())
@@ -121,13 +121,18 @@ fn kind_of(v: &serde_json::Value) -> &str {
     v.get("kind").and_then(serde_json::Value::as_str).unwrap_or("")
 }
 
-/// Reads a cluster file.
+/// Reads a cluster file (recognised by its content: an openb node-list header, JSON, or YAML).
 pub fn read_cluster(path: &Path) -> Result<ClusterInput, TraceError> {
     parse_cluster(&read(path)?, path)
 }
 
 /// Parses a cluster file's text; `path` names it in errors.
 pub fn parse_cluster(text: &str, path: &Path) -> Result<ClusterInput, TraceError> {
+    if crate::openb::is_node_list_header(text.lines().next().unwrap_or_default()) {
+        let nodes = crate::openb::parse_nodes(text, path)?;
+        let nodes = nodes.into_iter().map(|(line, def)| Located { origin: format!("line {line}"), def }).collect();
+        return Ok(ClusterInput { nodes, ..ClusterInput::default() });
+    }
     let docs = documents(text, path)?;
     let mut input = ClusterInput::default();
     let multi = docs.len() > 1;

@@ -20,3 +20,9 @@ impl TraceError {
         TraceError { file: file.to_path_buf(), location: location.into(), message: message.into() }
     }
 }
+
+/// A value given by the user (a format name, a distribution, a generator option) that is not valid; the
+/// message says what is expected.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidValue(pub String);

@@ -242,3 +242,140 @@ fn node_affinity(na: &k8s::NodeAffinity, field: &str) -> Result<NodeAffinityDef,
     };
     Ok(NodeAffinityDef { required, preferred })
 }
+
+/// The `v1.Pod` manifest of a [`PodDef`]: the inverse of [`pod_def`] (`pod_def(&pod_manifest(d))` gives `d`
+/// back, up to the order of labels and node-selector entries, which a manifest keeps sorted).
+pub fn pod_manifest(def: &PodDef) -> k8s::Pod {
+    let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    let map = |pairs: &[(String, String)]| -> Option<BTreeMap<String, String>> {
+        (!pairs.is_empty()).then(|| pairs.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+    };
+    let quantity_map = |pairs: &[(String, String)]| -> Option<BTreeMap<String, Quantity>> {
+        (!pairs.is_empty()).then(|| pairs.iter().map(|(k, v)| (k.clone(), Quantity(v.clone()))).collect())
+    };
+    let resources = |requests: &[(String, String)], limits: &[(String, String)]| {
+        (!requests.is_empty() || !limits.is_empty()).then(|| k8s::ResourceRequirements {
+            requests: quantity_map(requests),
+            limits: quantity_map(limits),
+            ..k8s::ResourceRequirements::default()
+        })
+    };
+    let containers = |list: &[ContainerDef]| -> Vec<k8s::Container> {
+        list.iter()
+            .map(|c| k8s::Container {
+                name: c.name.clone(),
+                image: non_empty(&c.image),
+                resources: resources(&c.requests, &c.limits),
+                ports: (!c.ports.is_empty()).then(|| {
+                    c.ports
+                        .iter()
+                        .map(|p| k8s::ContainerPort {
+                            container_port: p.container_port,
+                            host_port: (p.host_port != 0).then_some(p.host_port),
+                            protocol: non_empty(&p.protocol),
+                            host_ip: non_empty(&p.host_ip),
+                            ..k8s::ContainerPort::default()
+                        })
+                        .collect()
+                }),
+                restart_policy: c.restart_policy_always.then(|| "Always".to_string()),
+                ..k8s::Container::default()
+            })
+            .collect()
+    };
+    let term = |t: &NodeSelectorTermDef| {
+        let requirements = |list: &[NodeSelectorRequirementDef]| {
+            (!list.is_empty()).then(|| {
+                list.iter()
+                    .map(|r| k8s::NodeSelectorRequirement {
+                        key: r.key.clone(),
+                        operator: node_selector_operator_name(r.operator).to_string(),
+                        values: (!r.values.is_empty()).then(|| r.values.clone()),
+                    })
+                    .collect()
+            })
+        };
+        k8s::NodeSelectorTerm { match_expressions: requirements(&t.match_expressions), match_fields: requirements(&t.match_fields) }
+    };
+    let affinity = def.node_affinity.as_ref().map(|na| k8s::Affinity {
+        node_affinity: Some(k8s::NodeAffinity {
+            required_during_scheduling_ignored_during_execution: na
+                .required
+                .as_ref()
+                .map(|sel| k8s::NodeSelector { node_selector_terms: sel.terms.iter().map(term).collect() }),
+            preferred_during_scheduling_ignored_during_execution: na.preferred.as_ref().map(|list| {
+                list.iter().map(|p| k8s::PreferredSchedulingTerm { weight: p.weight, preference: term(&p.preference) }).collect()
+            }),
+        }),
+        ..k8s::Affinity::default()
+    });
+    let tolerations = (!def.tolerations.is_empty()).then(|| {
+        def.tolerations
+            .iter()
+            .map(|t| k8s::Toleration {
+                key: non_empty(&t.key),
+                operator: Some(toleration_operator_name(t.operator).to_string()),
+                value: non_empty(&t.value),
+                effect: t.effect.map(|e| e.as_str().to_string()),
+                ..k8s::Toleration::default()
+            })
+            .collect()
+    });
+    let volumes = (!def.image_volumes.is_empty()).then(|| {
+        def.image_volumes
+            .iter()
+            .enumerate()
+            .map(|(idx, reference)| k8s::Volume {
+                name: format!("image-{idx}"),
+                image: Some(k8s::ImageVolumeSource { reference: Some(reference.clone()), ..k8s::ImageVolumeSource::default() }),
+                ..k8s::Volume::default()
+            })
+            .collect()
+    });
+    k8s::Pod {
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            name: non_empty(&def.name),
+            namespace: non_empty(&def.namespace),
+            uid: non_empty(&def.uid),
+            labels: map(&def.labels),
+            ..Default::default()
+        },
+        spec: Some(k8s::PodSpec {
+            priority: def.priority,
+            scheduler_name: non_empty(&def.scheduler_name),
+            node_name: non_empty(&def.node_name),
+            containers: containers(&def.containers),
+            init_containers: (!def.init_containers.is_empty()).then(|| containers(&def.init_containers)),
+            overhead: quantity_map(&def.overhead),
+            resources: resources(&def.pod_requests, &def.pod_limits),
+            node_selector: def.node_selector.as_ref().map(|pairs| pairs.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+            affinity,
+            tolerations,
+            scheduling_gates: (!def.scheduling_gates.is_empty())
+                .then(|| def.scheduling_gates.iter().map(|name| k8s::PodSchedulingGate { name: name.clone() }).collect()),
+            volumes,
+            ..k8s::PodSpec::default()
+        }),
+        status: None,
+    }
+}
+
+fn node_selector_operator_name(operator: NodeSelectorOperator) -> &'static str {
+    match operator {
+        NodeSelectorOperator::In => "In",
+        NodeSelectorOperator::NotIn => "NotIn",
+        NodeSelectorOperator::Exists => "Exists",
+        NodeSelectorOperator::DoesNotExist => "DoesNotExist",
+        NodeSelectorOperator::Gt => "Gt",
+        NodeSelectorOperator::Lt => "Lt",
+    }
+}
+
+fn toleration_operator_name(operator: TolerationOperator) -> &'static str {
+    match operator {
+        TolerationOperator::Equal => "Equal",
+        TolerationOperator::Exists => "Exists",
+        TolerationOperator::Lt => "Lt",
+        TolerationOperator::Gt => "Gt",
+    }
+}

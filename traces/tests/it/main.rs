@@ -1,9 +1,54 @@
-//! Reading cluster and pod files.
+//! Reading cluster, pod and workload files, the trace importers and the generator.
+
+mod alibaba2018;
+mod compact_nodes;
+mod generate;
+mod native;
+mod openb;
+mod workload_yaml;
 
 use std::path::{Path, PathBuf};
 
 fn sample(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("samples").join(name)
+}
+
+/// A path for a file a test writes (`name` is unique per test).
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("traces-it");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// Writes `text` to a scratch file and returns its path.
+fn scratch_file(name: &str, text: &str) -> PathBuf {
+    let path = scratch(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Reads a whole workload; an error is `location: message` (the file is checked to be named first).
+fn read_workload(
+    path: &Path,
+    format: Option<traces::WorkloadFormat>,
+    opts: &traces::ReadOptions,
+) -> Result<Vec<traces::WorkloadItem>, String> {
+    let located = |e: traces::TraceError| {
+        assert_eq!(e.file, path, "{e}");
+        assert!(e.to_string().starts_with(&format!("{}: ", path.display())), "{e}");
+        format!("{}: {}", e.location, e.message)
+    };
+    traces::open_workload(path, format, opts).map_err(located)?.collect::<Result<Vec<_>, _>>().map_err(located)
+}
+
+fn pods(items: &[traces::WorkloadItem]) -> Vec<&traces::PodArrival> {
+    items
+        .iter()
+        .map(|item| match item {
+            traces::WorkloadItem::Pod(pod) => pod,
+            other => panic!("expected a pod, got {other:?}"),
+        })
+        .collect()
 }
 
 fn cluster(text: &str) -> Result<traces::ClusterInput, String> {
