@@ -72,5 +72,5 @@ pub mod taint_toleration;
 mod testing;
 pub mod tetris;
 
-pub use policy::{POLICIES, Policy, QUEUE_ORDERS, policy_config};
+pub use policy::{POLICIES, Policy, QUEUE_ORDERS, policy_config, policy_spec_yaml};
 pub use registry::registry;

@@ -328,7 +328,7 @@ mod tests {
     fn pods_without_constraints_skip_prefilter_and_prescore() {
         let mut w = world();
         let p = w.pod(pod("p"));
-        let cx = CycleContext { cluster: &w.cluster };
+        let cx = CycleContext::new(&w.cluster);
         let pl = NodeAffinity::default();
         assert!(pl.pre_filter(&cx, &p, &mut StateSlot::default()).status.is_skip());
         assert!(pl.pre_score(&cx, &p, &[], &mut StateSlot::default()).is_skip());
@@ -340,7 +340,7 @@ mod tests {
         let mut def = pod("p").def;
         def.node_selector = Some(vec![]);
         let p = w.cluster.compile_pod(&def).unwrap();
-        let cx = CycleContext { cluster: &w.cluster };
+        let cx = CycleContext::new(&w.cluster);
         assert!(NodeAffinity::default().pre_filter(&cx, &p, &mut StateSlot::default()).status.is_success());
     }
 
@@ -348,7 +348,7 @@ mod tests {
     fn metadata_name_fields_narrow_the_nodes() {
         let mut w = world();
         let cx_pod = w.pod(pod("p").required_term(name_term(&["a"])).required_term(name_term(&["c"])));
-        let cx = CycleContext { cluster: &w.cluster };
+        let cx = CycleContext::new(&w.cluster);
         let r = NodeAffinity::default().pre_filter(&cx, &cx_pod, &mut StateSlot::default());
         let names: Vec<&str> = r.node_names.unwrap().iter().map(|&s| w.cluster.interner().resolve(s)).collect();
         assert_eq!(names, ["a", "c"]);
@@ -358,7 +358,7 @@ mod tests {
     fn conflicting_name_fields_are_unresolvable() {
         let mut w = world();
         let p = w.pod(pod("p").required_term(name_term(&["a", "b"])));
-        let cx = CycleContext { cluster: &w.cluster };
+        let cx = CycleContext::new(&w.cluster);
         let r = NodeAffinity::default().pre_filter(&cx, &p, &mut StateSlot::default());
         assert_eq!(r.status, Status::new(Code::UnschedulableAndUnresolvable, ERR_REASON_CONFLICT));
     }
@@ -367,7 +367,7 @@ mod tests {
     fn a_term_without_name_fields_disables_narrowing() {
         let mut w = world();
         let p = w.pod(pod("p").required_term(name_term(&["a"])).required_term(term(&[("zone", In, &["z2"])])));
-        let cx = CycleContext { cluster: &w.cluster };
+        let cx = CycleContext::new(&w.cluster);
         let r = NodeAffinity::default().pre_filter(&cx, &p, &mut StateSlot::default());
         assert!(r.status.is_success() && r.node_names.is_none());
     }

@@ -86,7 +86,7 @@ mod tests {
     fn pods_without_host_ports_skip() {
         let mut w = World::new(vec![node("n")]);
         let p = w.pod(pod("p"));
-        let cx = CycleContext { cluster: &w.cluster };
+        let cx = CycleContext::new(&w.cluster);
         assert!(NodePorts.pre_filter(&cx, &p, &mut StateSlot::default()).status.is_skip());
     }
 

@@ -98,6 +98,12 @@ pub const QUEUE_ORDERS: [(&str, &str, &str); 4] = [
 
 /// The configuration of a policy spec `NAME` or `NAME/QUEUE` (e.g. `binpack/sjf`).
 pub fn policy_config(spec: &str) -> Result<SchedulerConfig, ConfigError> {
+    SchedulerConfig::from_yaml(&policy_spec_yaml(spec)?)
+}
+
+/// The `KubeSchedulerConfiguration` YAML of a policy spec `NAME` or `NAME/QUEUE`: what to start from to
+/// write a configuration of one's own.
+pub fn policy_spec_yaml(spec: &str) -> Result<String, ConfigError> {
     let (name, queue) = spec.split_once('/').unwrap_or((spec, "priority"));
     let Some(policy) = POLICIES.iter().find(|p| p.name == name) else {
         let names: Vec<&str> = POLICIES.iter().map(|p| p.name).collect();
@@ -107,7 +113,7 @@ pub fn policy_config(spec: &str) -> Result<SchedulerConfig, ConfigError> {
         let names: Vec<&str> = QUEUE_ORDERS.iter().map(|(q, _, _)| *q).collect();
         return Err(ConfigError::new("policy", format!("unknown queue order {queue:?}; queue orders: {}", names.join(", "))));
     };
-    SchedulerConfig::from_yaml(&policy_yaml(policy, queue_plugin))
+    Ok(policy_yaml(policy, queue_plugin))
 }
 
 /// The `KubeSchedulerConfiguration` of a policy with a queue order.

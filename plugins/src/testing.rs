@@ -36,7 +36,7 @@ impl World {
     /// PreFilter (if implemented; a Skip means Success for every node) then Filter on every node.
     pub fn filter(&self, plugin: Arc<dyn Plugin>, pod: &Pod) -> Vec<Status> {
         let points = plugin.extension_points();
-        let cx = CycleContext { cluster: &self.cluster };
+        let cx = CycleContext::new(&self.cluster);
         let mut state = StateSlot::default();
         if let Some(pre) = &points.pre_filter {
             let r = pre.pre_filter(&cx, pod, &mut state);
@@ -66,7 +66,7 @@ impl World {
     /// PreScore status when it is not Success.
     pub fn score(&self, plugin: Arc<dyn Plugin>, pod: &Pod) -> Result<(Vec<i64>, Vec<i64>), Status> {
         let points = plugin.extension_points();
-        let cx = CycleContext { cluster: &self.cluster };
+        let cx = CycleContext::new(&self.cluster);
         let infos = self.infos();
         let mut state = StateSlot::default();
         if let Some(pre) = &points.pre_score {

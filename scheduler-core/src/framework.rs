@@ -162,6 +162,16 @@ impl ExtensionPoints {
 pub struct CycleContext<'a> {
     /// The cluster snapshot being scheduled on.
     pub cluster: &'a Cluster,
+    /// Whether rejections need their reasons. When not (a simulator that only counts failures), a Filter
+    /// may return the code alone and skip building reason texts; the code must be the same either way.
+    pub failure_reasons: bool,
+}
+
+impl<'a> CycleContext<'a> {
+    /// A context on `cluster` whose rejections carry their reasons.
+    pub fn new(cluster: &'a Cluster) -> CycleContext<'a> {
+        CycleContext { cluster, failure_reasons: true }
+    }
 }
 
 /// A plugin's per-cycle data, written at PreFilter or PreScore and read at Filter or Score.

@@ -1,8 +1,10 @@
-//! Reuse of node-local filter verdicts and raw scores across consecutive pods with the same scheduling spec.
+//! Reuse of node-local filter verdicts and raw scores across pods with the same scheduling spec.
 //!
 //! A verdict or score computed for a node is stamped with the node's generation (a process-wide unique
 //! number per node state) and the memo's epoch (one per pod spec and set of nodes). It is reused only when
-//! both still match, so a result is reused exactly when recomputing it would give the same value.
+//! both still match, so a result is reused exactly when recomputing it would give the same value. A
+//! profile keeps memos for its few most recently seen specs ([`Memos`]), so that pods of several shapes
+//! arriving interleaved, and a pending pod tried again, each find their own.
 
 use crate::cluster::Cluster;
 use crate::node::{NodeId, NodeInfo};
@@ -18,7 +20,39 @@ struct Stamp {
     generation: u64,
 }
 
-/// The memo of one profile.
+/// How many specs a profile remembers results for.
+const SPECS_REMEMBERED: usize = 4;
+
+/// The memos of one profile: one per recently seen pod spec, the least recently used replaced first.
+#[derive(Clone, Default)]
+pub(crate) struct Memos {
+    entries: Vec<Memo>,
+    last_used: Vec<u64>,
+    clock: u64,
+}
+
+impl Memos {
+    /// Starts a cycle for `pod`; returns the memo to use for it, if any. A spec's memo is used from the
+    /// second pod with that spec on (one-off specs cost nothing to remember).
+    pub(crate) fn begin(&mut self, pod: &Pod, cluster: &Cluster, n_score_slots: usize) -> Option<&mut Memo> {
+        self.clock += 1;
+        let found = self.entries.iter().position(|m| m.spec.as_ref().is_some_and(|s| s.same_scheduling_spec(pod)));
+        let idx = match found {
+            Some(idx) => idx,
+            None if self.entries.len() < SPECS_REMEMBERED => {
+                self.entries.push(Memo::default());
+                self.last_used.push(0);
+                self.entries.len() - 1
+            }
+            None => self.last_used.iter().enumerate().min_by_key(|&(_, &t)| t).map_or(0, |(idx, _)| idx),
+        };
+        self.last_used[idx] = self.clock;
+        let memo = &mut self.entries[idx];
+        memo.begin(pod, cluster, n_score_slots).then_some(memo)
+    }
+}
+
+/// The results remembered for one pod spec.
 #[derive(Clone, Default)]
 pub(crate) struct Memo {
     /// The spec the current epoch's entries were computed for.
@@ -37,7 +71,7 @@ pub(crate) struct Memo {
 
 impl Memo {
     /// Starts a cycle for `pod`; returns whether the memo is in use for it.
-    pub(crate) fn begin(&mut self, pod: &Pod, cluster: &Cluster, n_score_slots: usize) -> bool {
+    fn begin(&mut self, pod: &Pod, cluster: &Cluster, n_score_slots: usize) -> bool {
         let same = self.nodes_generation == cluster.nodes_generation() && self.spec.as_ref().is_some_and(|s| s.same_scheduling_spec(pod));
         if !same {
             self.epoch = self.epoch.wrapping_add(1);
@@ -131,6 +165,22 @@ mod tests {
         assert!(m.begin(&other, &c, 1));
         c.add_node(&node("c").def).unwrap();
         assert!(!m.begin(&other, &c, 1), "a new node starts over");
+    }
+
+    #[test]
+    fn a_profile_remembers_several_specs() {
+        let (mut c, p1, p2) = setup();
+        let other = c.compile_pod(&pod("p3").cpu("2").def).unwrap();
+        let mut memos = Memos::default();
+        assert!(memos.begin(&p1, &c, 1).is_none());
+        assert!(memos.begin(&other, &c, 1).is_none());
+        assert!(memos.begin(&p2, &c, 1).is_some(), "p1's spec is still remembered after another spec");
+        assert!(memos.begin(&other, &c, 1).is_some());
+        for cpu in ["3", "4", "5", "6"] {
+            let p = c.compile_pod(&pod("x").cpu(cpu).def).unwrap();
+            assert!(memos.begin(&p, &c, 1).is_none());
+        }
+        assert!(memos.begin(&p1, &c, 1).is_none(), "four newer specs pushed p1's out");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::cluster::Cluster;
 use crate::config::{ConfigError, SchedulerConfig};
 use crate::framework::{CycleContext, MAX_NODE_SCORE, MIN_NODE_SCORE, StateSlot};
 use crate::intern::Symbol;
-use crate::memo::Memo;
+use crate::memo::{Memo, Memos};
 use crate::node::{NodeId, NodeInfo};
 use crate::pod::Pod;
 use crate::profile::Profile;
@@ -196,8 +196,9 @@ pub struct Scheduler {
     next_start_node_index: usize,
     rng: Xoshiro256PlusPlus,
     parallel_min_nodes: usize,
-    memos: Vec<Memo>,
+    memos: Vec<Memos>,
     use_memo: bool,
+    failure_reasons: bool,
     scratch: Scratch,
 }
 
@@ -211,8 +212,9 @@ impl Scheduler {
             next_start_node_index: 0,
             rng: Xoshiro256PlusPlus::seed_from_u64(seed),
             parallel_min_nodes: 2048,
-            memos: vec![Memo::default(); n_profiles],
+            memos: vec![Memos::default(); n_profiles],
             use_memo: true,
+            failure_reasons: true,
             scratch: Scratch::default(),
         }
     }
@@ -233,6 +235,18 @@ impl Scheduler {
     /// scheduling spec on nodes that have not changed (default on). Decisions are the same either way.
     pub fn set_memo(&mut self, on: bool) {
         self.use_memo = on;
+    }
+
+    /// Whether a cycle keeps each rejected node's status and reasons (default on), as the FitError message
+    /// and `explain` need. Off, filters may return their codes alone and a FitError's diagnosis lists the
+    /// rejecting plugins but no node statuses, which makes rejecting a node several times cheaper;
+    /// decisions and the rejecting plugins are the same either way.
+    pub fn set_failure_reasons(&mut self, on: bool) {
+        if on != self.failure_reasons {
+            // Remembered verdicts were computed with the other setting.
+            self.memos.iter_mut().for_each(|m| *m = Memos::default());
+        }
+        self.failure_reasons = on;
     }
 
     /// The profiles.
@@ -300,7 +314,7 @@ impl Scheduler {
         if all_nodes.is_empty() {
             return Err(ScheduleError::NoNodes);
         }
-        let cx = CycleContext { cluster };
+        let cx = CycleContext { cluster, failure_reasons: self.failure_reasons };
         let n_plugins = profile.plugin_names().len();
         let mut filter_state: Vec<StateSlot> = std::iter::repeat_with(StateSlot::default).take(n_plugins).collect();
         let mut skip_filter = vec![false; n_plugins];
@@ -397,23 +411,17 @@ impl Scheduler {
         let start = if opts.advance && !nodes.is_empty() { self.next_start_node_index % nodes.len() } else { 0 };
         let filters: Vec<&crate::profile::Slot<dyn crate::framework::FilterPlugin>> =
             profile.filter.iter().filter(|s| !skip_filter[s.plugin] && s.imp.applies_to(pod)).collect();
-        let memo_on = opts.advance && self.use_memo && self.memos[profile_idx].begin(pod, cluster, profile.score.len());
-        let filter_memo = (memo_on && filters.iter().all(|f| f.imp.node_local())).then(|| &mut self.memos[profile_idx]);
+        let mut memo = if opts.advance && self.use_memo { self.memos[profile_idx].begin(pod, cluster, profile.score.len()) } else { None };
+        let filter_memo = if filters.iter().all(|f| f.imp.node_local()) { memo.as_deref_mut() } else { None };
         let search =
             search_feasible(&cx, pod, nodes, start, num_to_find, &filters, &filter_state, self.parallel_min_nodes, profile, filter_memo)?;
+        let evaluated = search.feasible.len() + search.n_failures;
         if opts.advance {
-            let processed = search.feasible.len() + search.failures.len();
-            self.next_start_node_index = (self.next_start_node_index + processed) % all_nodes.len();
+            self.next_start_node_index = (self.next_start_node_index + evaluated) % all_nodes.len();
         }
-        let evaluated = search.feasible.len() + search.failures.len();
         let mut diagnosis = Diagnosis { absent_status, unschedulable_plugins: plugins_with_nodes, ..Diagnosis::default() };
-        for f in &search.failures {
-            if f.status.is_rejected()
-                && let Some(p) = f.plugin
-            {
-                diagnosis.unschedulable_plugins.insert(p);
-            }
-        }
+        // Every status in the failures is a rejection (search_feasible turns anything else into an error).
+        diagnosis.unschedulable_plugins.extend(search.rejecting_plugins.iter().enumerate().filter(|&(_, &r)| r).map(|(p, _)| p));
         diagnosis.node_statuses = search.failures;
         let feasible = search.feasible;
         if let Some(t) = trace.as_deref_mut() {
@@ -432,7 +440,7 @@ impl Scheduler {
         // Score.
         let scored: &[NodeId] = if opts.score_all_nodes { all_nodes } else { &feasible };
         let infos: Vec<&NodeInfo> = scored.iter().map(|&n| cluster.node(n)).collect();
-        let score_memo = memo_on.then(|| &mut self.memos[profile_idx]);
+        let score_memo = memo;
         let scratch = &mut self.scratch;
         prioritize(&cx, pod, profile, scored, &infos, self.parallel_min_nodes, score_memo, scratch, trace.as_deref_mut())?;
         let totals = &scratch.totals;
@@ -472,7 +480,12 @@ fn unschedulable(num_all_nodes: usize, diagnosis: Diagnosis, trace: Option<&mut 
 
 struct Search {
     feasible: Vec<NodeId>,
+    /// The rejected nodes' statuses, when the cycle keeps failure reasons.
     failures: Vec<NodeStatus>,
+    /// Nodes rejected.
+    n_failures: usize,
+    /// Plugins that rejected a node (by profile index).
+    rejecting_plugins: Vec<bool>,
 }
 
 type FilterSlot = crate::profile::Slot<dyn crate::framework::FilterPlugin>;
@@ -484,10 +497,13 @@ struct ChunkBuffers<'a> {
     refs: Vec<&'a NodeInfo>,
     rejected: Vec<(u32, Status)>,
     removed: Vec<usize>,
+    miss_ids: Vec<NodeId>,
+    miss_pos: Vec<u32>,
+    computed: Vec<(u32, usize, Status)>,
 }
 
-/// Runs every filter over `ids`, each plugin over the previous plugins' survivors. Returns the rejections
-/// as (index in `ids`, plugin, status), sorted by index.
+/// Runs every filter over `ids`, each plugin over the previous plugins' survivors. Appends the rejections
+/// to `out` as (index in `ids`, plugin, status), sorted by index.
 fn evaluate_chunk<'a>(
     cx: &CycleContext<'a>,
     pod: &Pod,
@@ -495,8 +511,9 @@ fn evaluate_chunk<'a>(
     filters: &[&FilterSlot],
     state: &[StateSlot],
     buf: &mut ChunkBuffers<'a>,
-) -> Vec<(u32, usize, Status)> {
-    let mut rejections = Vec::new();
+    out: &mut Vec<(u32, usize, Status)>,
+) {
+    let first = out.len();
     buf.alive.clear();
     buf.alive.extend(0..ids.len() as u32);
     buf.refs.clear();
@@ -513,7 +530,7 @@ fn evaluate_chunk<'a>(
         buf.removed.clear();
         for (i, status) in buf.rejected.drain(..) {
             buf.removed.push(i as usize);
-            rejections.push((buf.alive[i as usize], slot.plugin, status));
+            out.push((buf.alive[i as usize], slot.plugin, status));
         }
         // Drop the rejected nodes from the survivors (the rejections are in node order).
         let mut next = buf.removed.iter().copied().peekable();
@@ -530,8 +547,9 @@ fn evaluate_chunk<'a>(
         buf.alive.truncate(keep);
         buf.refs.truncate(keep);
     }
-    rejections.sort_unstable_by_key(|&(i, _, _)| i);
-    rejections
+    if filters.len() > 1 {
+        out[first..].sort_unstable_by_key(|&(i, _, _)| i);
+    }
 }
 
 /// The filters of a cycle, run over lists of nodes.
@@ -544,53 +562,62 @@ struct FilterRun<'a, 'c> {
 }
 
 impl<'c> FilterRun<'_, 'c> {
-    /// Rejections among `ids` as (index in `ids`, plugin, status), sorted by index.
-    fn evaluate(&self, ids: &[NodeId], buf: &mut ChunkBuffers<'c>) -> Vec<(u32, usize, Status)> {
+    /// Rejections among `ids` as (index in `ids`, plugin, status), sorted by index, into `out`.
+    fn evaluate(&self, ids: &[NodeId], buf: &mut ChunkBuffers<'c>, out: &mut Vec<(u32, usize, Status)>) {
+        out.clear();
         if !self.parallel {
-            return evaluate_chunk(self.cx, self.pod, ids, self.filters, self.state, buf);
+            evaluate_chunk(self.cx, self.pod, ids, self.filters, self.state, buf, out);
+            return;
         }
         let per_chunk: Vec<Vec<(u32, usize, Status)>> = ids
             .par_chunks(FILTER_CHUNK)
             .enumerate()
             .map_init(ChunkBuffers::default, |b, (c, chunk)| {
                 let offset = (c * FILTER_CHUNK) as u32;
-                evaluate_chunk(self.cx, self.pod, chunk, self.filters, self.state, b)
-                    .into_iter()
-                    .map(|(i, p, s)| (i + offset, p, s))
-                    .collect()
+                let mut rejections = Vec::new();
+                evaluate_chunk(self.cx, self.pod, chunk, self.filters, self.state, b, &mut rejections);
+                rejections.iter_mut().for_each(|r| r.0 += offset);
+                rejections
             })
             .collect();
-        per_chunk.into_iter().flatten().collect()
+        out.extend(per_chunk.into_iter().flatten());
     }
 
     /// [`FilterRun::evaluate`], reusing the memo's verdicts for unchanged nodes and storing new ones.
-    fn evaluate_with_memo(&self, ids: &[NodeId], buf: &mut ChunkBuffers<'c>, memo: &mut Memo) -> Vec<(u32, usize, Status)> {
+    fn evaluate_with_memo(&self, ids: &[NodeId], buf: &mut ChunkBuffers<'c>, memo: &mut Memo, out: &mut Vec<(u32, usize, Status)>) {
         let cluster = self.cx.cluster;
-        let mut rejections = Vec::new();
-        let (mut miss_ids, mut miss_pos) = (Vec::new(), Vec::new());
+        out.clear();
+        let mut miss_ids = std::mem::take(&mut buf.miss_ids);
+        let mut miss_pos = std::mem::take(&mut buf.miss_pos);
+        miss_ids.clear();
+        miss_pos.clear();
         for (k, &id) in ids.iter().enumerate() {
             match memo.verdict(id, cluster.node(id)) {
                 Some(None) => {}
-                Some(Some((plugin, status))) => rejections.push((k as u32, *plugin, status.clone())),
+                Some(Some((plugin, status))) => out.push((k as u32, *plugin, status.clone())),
                 None => {
                     miss_ids.push(id);
                     miss_pos.push(k as u32);
                 }
             }
         }
-        if miss_ids.is_empty() {
-            return rejections;
-        }
-        let mut computed = self.evaluate(&miss_ids, buf).into_iter().peekable();
-        for (m, &id) in miss_ids.iter().enumerate() {
-            let verdict = computed.next_if(|r| r.0 as usize == m).map(|(_, plugin, status)| (plugin, status));
-            memo.store_verdict(id, cluster.node(id), verdict.clone());
-            if let Some((plugin, status)) = verdict {
-                rejections.push((miss_pos[m], plugin, status));
+        if !miss_ids.is_empty() {
+            let mut computed = std::mem::take(&mut buf.computed);
+            self.evaluate(&miss_ids, buf, &mut computed);
+            let mut computed_iter = computed.drain(..).peekable();
+            for (m, &id) in miss_ids.iter().enumerate() {
+                let verdict = computed_iter.next_if(|r| r.0 as usize == m).map(|(_, plugin, status)| (plugin, status));
+                memo.store_verdict(id, cluster.node(id), verdict.clone());
+                if let Some((plugin, status)) = verdict {
+                    out.push((miss_pos[m], plugin, status));
+                }
             }
+            drop(computed_iter);
+            buf.computed = computed;
+            out.sort_unstable_by_key(|r| r.0);
         }
-        rejections.sort_unstable_by_key(|r| r.0);
-        rejections
+        buf.miss_ids = miss_ids;
+        buf.miss_pos = miss_pos;
     }
 }
 
@@ -608,7 +635,12 @@ fn search_feasible(
     mut memo: Option<&mut Memo>,
 ) -> Result<Search, ScheduleError> {
     let n = nodes.len();
-    let mut search = Search { feasible: Vec::with_capacity(num_to_find.min(n)), failures: Vec::new() };
+    let mut search = Search {
+        feasible: Vec::with_capacity(num_to_find.min(n)),
+        failures: Vec::new(),
+        n_failures: 0,
+        rejecting_plugins: vec![false; profile.plugin_names().len()],
+    };
     if n == 0 {
         return Ok(search);
     }
@@ -629,15 +661,16 @@ fn search_feasible(
     let wave = if parallel { FILTER_CHUNK * rayon::current_num_threads() * 2 } else { FILTER_CHUNK };
     let mut buf = ChunkBuffers::default();
     let mut ids: Vec<NodeId> = Vec::with_capacity(wave);
+    let mut rejections = Vec::new();
     let mut pos = 0;
     while pos < n {
         let wave_len = wave.min(n - pos);
         ids.clear();
         rotated(pos, wave_len, &mut ids);
-        let mut rejections = match memo.as_deref_mut() {
-            Some(memo) => run.evaluate_with_memo(&ids, &mut buf, memo),
-            None => run.evaluate(&ids, &mut buf),
-        };
+        match memo.as_deref_mut() {
+            Some(memo) => run.evaluate_with_memo(&ids, &mut buf, memo, &mut rejections),
+            None => run.evaluate(&ids, &mut buf, &mut rejections),
+        }
         let mut next_rejection = 0;
         for (k, &id) in ids.iter().enumerate() {
             if next_rejection < rejections.len() && rejections[next_rejection].0 as usize == k {
@@ -650,7 +683,13 @@ fn search_feasible(
                         status.message()
                     )));
                 }
-                search.failures.push(NodeStatus { node: id, plugin: Some(plugin), status });
+                search.n_failures += 1;
+                if let Some(rejected) = search.rejecting_plugins.get_mut(plugin) {
+                    *rejected = true;
+                }
+                if cx.failure_reasons {
+                    search.failures.push(NodeStatus { node: id, plugin: Some(plugin), status });
+                }
             } else {
                 if search.feasible.len() == num_to_find {
                     // Upstream cancels when the count exceeds numNodesToFind; this node is not kept.

@@ -253,7 +253,7 @@ impl NodeResourcesFit {
                     continue;
                 }
             }
-            checks.0.push((name, q, Reason::Owned(format!("Insufficient {text}"))));
+            checks.0.push((name, q, Reason::from(format!("Insufficient {text}"))));
         }
         checks
     }
@@ -368,11 +368,20 @@ impl FilterPlugin for NodeResourcesFit {
     }
 
     fn filter_nodes(&self, cx: &CycleContext<'_>, pod: &Pod, nodes: &[&NodeInfo], state: &StateSlot, rejected: &mut Vec<(u32, Status)>) {
+        let fallback;
+        let checks = match state.get::<ScalarChecks>() {
+            Some(c) => c,
+            None if pod.requests.scalars.is_empty() => &ScalarChecks::default(),
+            None => {
+                fallback = self.scalar_checks(cx, pod);
+                &fallback
+            }
+        };
         for (idx, node) in nodes.iter().enumerate() {
             if fits_without_scalars(pod, node) {
                 continue;
             }
-            let status = self.filter(cx, pod, node, state);
+            let status = fit_status(cx, pod, node, checks);
             if !status.is_success() {
                 rejected.push((idx as u32, status));
             }
@@ -380,51 +389,53 @@ impl FilterPlugin for NodeResourcesFit {
     }
 
     fn filter(&self, cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo, state: &StateSlot) -> Status {
-        let req = &pod.requests;
-        let alloc = &node.node.allocatable;
-        let used = &node.requested;
-        let mut status = Status::success();
-        let mut unresolvable = false;
-        let mut reject = |status: &mut Status, reason: Reason, over_capacity: bool| {
-            if status.is_success() {
-                *status = Status::code_only(Code::Unschedulable);
-            }
-            status.push_reason(reason);
-            unresolvable |= over_capacity;
-        };
-        if node.n_pods() as i64 + 1 > alloc.allowed_pods {
-            reject(&mut status, Reason::Borrowed("Too many pods"), false);
+        match state.get::<ScalarChecks>() {
+            Some(checks) => fit_status(cx, pod, node, checks),
+            None => fit_status(cx, pod, node, &self.scalar_checks(cx, pod)),
         }
-        if req.milli_cpu == 0 && req.memory == 0 && req.ephemeral_storage == 0 && req.scalars.is_empty() {
-            return status;
-        }
-        if req.milli_cpu > 0 && req.milli_cpu > alloc.milli_cpu - used.milli_cpu {
-            reject(&mut status, Reason::Borrowed("Insufficient cpu"), req.milli_cpu > alloc.milli_cpu);
-        }
-        if req.memory > 0 && req.memory > alloc.memory - used.memory {
-            reject(&mut status, Reason::Borrowed("Insufficient memory"), req.memory > alloc.memory);
-        }
-        if req.ephemeral_storage > 0 && req.ephemeral_storage > alloc.ephemeral_storage - used.ephemeral_storage {
-            reject(&mut status, Reason::Borrowed("Insufficient ephemeral-storage"), req.ephemeral_storage > alloc.ephemeral_storage);
-        }
-        if !req.scalars.is_empty() {
-            let fallback;
-            let checks = match state.get::<ScalarChecks>() {
-                Some(c) => c,
-                None => {
-                    fallback = self.scalar_checks(cx, pod);
-                    &fallback
-                }
-            };
-            for (name, q, reason) in &checks.0 {
-                let cap = alloc.scalars.get(*name);
-                if *q > cap - used.scalars.get(*name) {
-                    reject(&mut status, reason.clone(), *q > cap);
-                }
-            }
-        }
-        if unresolvable { Status::with_reasons(Code::UnschedulableAndUnresolvable, status.reasons().iter().cloned()) } else { status }
     }
+}
+
+/// Upstream `fitsRequest`: whether `node` has room for `pod`'s requests, with the extended resources of
+/// `checks`.
+fn fit_status(cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo, checks: &ScalarChecks) -> Status {
+    let req = &pod.requests;
+    let alloc = &node.node.allocatable;
+    let used = &node.requested;
+    let mut status = Status::success();
+    let mut unresolvable = false;
+    let with_reasons = cx.failure_reasons;
+    let mut reject = |status: &mut Status, reason: &Reason, over_capacity: bool| {
+        if status.is_success() {
+            *status = Status::code_only(Code::Unschedulable);
+        }
+        if with_reasons {
+            status.push_reason(reason.clone());
+        }
+        unresolvable |= over_capacity;
+    };
+    if node.n_pods() as i64 + 1 > alloc.allowed_pods {
+        reject(&mut status, &Reason::Static("Too many pods"), false);
+    }
+    if req.milli_cpu == 0 && req.memory == 0 && req.ephemeral_storage == 0 && req.scalars.is_empty() {
+        return status;
+    }
+    if req.milli_cpu > 0 && req.milli_cpu > alloc.milli_cpu - used.milli_cpu {
+        reject(&mut status, &Reason::Static("Insufficient cpu"), req.milli_cpu > alloc.milli_cpu);
+    }
+    if req.memory > 0 && req.memory > alloc.memory - used.memory {
+        reject(&mut status, &Reason::Static("Insufficient memory"), req.memory > alloc.memory);
+    }
+    if req.ephemeral_storage > 0 && req.ephemeral_storage > alloc.ephemeral_storage - used.ephemeral_storage {
+        reject(&mut status, &Reason::Static("Insufficient ephemeral-storage"), req.ephemeral_storage > alloc.ephemeral_storage);
+    }
+    for (name, q, reason) in &checks.0 {
+        let cap = alloc.scalars.get(*name);
+        if *q > cap - used.scalars.get(*name) {
+            reject(&mut status, reason, *q > cap);
+        }
+    }
+    if unresolvable { status.with_code(Code::UnschedulableAndUnresolvable) } else { status }
 }
 
 impl PreScorePlugin for NodeResourcesFit {
@@ -502,11 +513,11 @@ mod tests {
     }
 
     fn unsched(reasons: &[&'static str]) -> Status {
-        Status::with_reasons(Code::Unschedulable, reasons.iter().map(|&r| Reason::Borrowed(r)))
+        Status::with_reasons(Code::Unschedulable, reasons.iter().map(|&r| Reason::Static(r)))
     }
 
     fn unresolvable(reasons: &[&'static str]) -> Status {
-        Status::with_reasons(Code::UnschedulableAndUnresolvable, reasons.iter().map(|&r| Reason::Borrowed(r)))
+        Status::with_reasons(Code::UnschedulableAndUnresolvable, reasons.iter().map(|&r| Reason::Static(r)))
     }
 
     #[test]
