@@ -85,9 +85,9 @@ pub fn metrics_of(s: &Summary) -> BTreeMap<String, f64> {
     m
 }
 
-/// Runs `run(policy, seed)` for every policy and seed, in parallel, and ranks the policies by `rank_by`
-/// (a metric name; `None`: `jct.mean`, or `queueing_delay.mean` when no job finished). `done` is called
-/// after each run.
+/// Runs `run(policy_index, seed)` for every policy and seed, in parallel, and ranks the policies by
+/// `rank_by` (a metric name; `None`: `jct.mean`, or `queueing_delay.mean` when no job finished). `done` is
+/// called after each run. The result does not depend on the order in which the runs finish.
 pub fn compare<F>(
     policies: &[String],
     seeds: &[u64],
@@ -96,13 +96,13 @@ pub fn compare<F>(
     done: &(dyn Fn() + Sync),
 ) -> Result<Comparison, SimError>
 where
-    F: Fn(&str, u64) -> Result<Summary, SimError> + Sync,
+    F: Fn(usize, u64) -> Result<Summary, SimError> + Sync,
 {
     let jobs: Vec<(usize, u64)> = (0..policies.len()).flat_map(|p| seeds.iter().map(move |&s| (p, s))).collect();
     let results: Vec<Result<Summary, SimError>> = jobs
         .par_iter()
         .map(|&(p, seed)| {
-            let r = run(&policies[p], seed);
+            let r = run(p, seed);
             done();
             r
         })

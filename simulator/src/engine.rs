@@ -120,6 +120,8 @@ struct SimPod {
     pod: Option<Pod>,
     arrival: SimTime,
     first_attempt: Option<SimTime>,
+    /// When a scheduling cycle placed it (its resources are held from then).
+    scheduled: Option<SimTime>,
     bound: Option<SimTime>,
     start: Option<SimTime>,
     cluster_id: Option<(PodId, NodeId)>,
@@ -278,6 +280,8 @@ pub fn simulate(
     let mut scheduler = Scheduler::from_config(config, registry, &mut cluster, opts.seed)?;
     // Each simulation runs on one thread; compare runs simulations in parallel.
     scheduler.set_parallel_min_nodes(usize::MAX);
+    // Nothing reads the reasons a node rejected a pod for; only whether it did.
+    scheduler.set_failure_reasons(false);
     let queue_sort =
         scheduler.profiles().first().and_then(|p| p.queue_sort()).cloned().ok_or_else(|| ConfigError::new("profiles", "no profile"))?;
     let backoff =
@@ -597,6 +601,7 @@ impl Simulation<'_> {
             pod: Some(pod),
             arrival: self.now,
             first_attempt: None,
+            scheduled: None,
             bound: None,
             start: None,
             cluster_id: None,
@@ -689,6 +694,7 @@ impl Simulation<'_> {
                 let pod = sim_pod.pod.take().expect("pending");
                 let requests = pod.requests.clone();
                 let bound = now.after(self.opts.bind_cost);
+                sim_pod.scheduled = Some(now);
                 sim_pod.bound = Some(bound);
                 let arrival = sim_pod.arrival;
                 let pod_id = self.cluster.add_pod(pod, decision.node);
@@ -816,7 +822,9 @@ impl Simulation<'_> {
             job,
             arrival: p.arrival,
             first_attempt: p.first_attempt,
-            bound: p.bound,
+            scheduled: p.scheduled,
+            // A binding that had not completed when the pod was lost, or when the run ended, did not happen.
+            bound: p.start.and(p.bound),
             start: p.start,
             finish,
             node,

@@ -16,7 +16,7 @@ pub mod queue;
 pub mod record;
 pub mod time;
 
-pub use compare::{CompareRow, Comparison, MetricSpread, compare};
+pub use compare::{CompareRow, Comparison, MetricSpread, compare, lower_is_better, metrics_of};
 pub use engine::{Progress, SimError, SimOptions, simulate};
 pub use metrics::{Distribution, Summary, Timing};
 pub use record::Recorder;

@@ -226,6 +226,14 @@ pub struct Timing {
     pub events_per_second: f64,
 }
 
+impl Timing {
+    /// The timing of a run of `events` events that took `wall`.
+    pub fn measured(wall: std::time::Duration, events: u64) -> Timing {
+        let wall_seconds = wall.as_secs_f64();
+        Timing { wall_seconds, events_per_second: if wall_seconds > 0.0 { events as f64 / wall_seconds } else { 0.0 } }
+    }
+}
+
 /// Helper for jobs: converts microseconds to a histogram value.
 pub fn micros_between(from: SimTime, to: SimTime) -> Micros {
     to.micros().saturating_sub(from.micros())

@@ -27,9 +27,12 @@ pub struct PodRecord {
     pub arrival: SimTime,
     /// First scheduling attempt.
     pub first_attempt: Option<SimTime>,
-    /// Placement decided.
+    /// When the scheduling cycle that placed it ran; its resources are held from then.
+    pub scheduled: Option<SimTime>,
+    /// Binding done: `scheduled` plus the bind cost.
     pub bound: Option<SimTime>,
-    /// Started running.
+    /// Started running: when bound (container start-up is not modelled); empty when the node was lost
+    /// before the binding completed.
     pub start: Option<SimTime>,
     /// Finished, or lost with its node.
     pub finish: Option<SimTime>,
@@ -83,7 +86,8 @@ impl Recorder {
             series: open(dir, "timeseries.csv")?,
             series_header_written: false,
         };
-        let header = ["name", "job", "arrival", "first_attempt", "bound", "start", "finish", "node", "attempts", "preempted", "lost"];
+        let header =
+            ["name", "job", "arrival", "first_attempt", "scheduled", "bound", "start", "finish", "node", "attempts", "preempted", "lost"];
         write(&mut recorder.pods, &header)?;
         write(&mut recorder.jobs, &["job", "submit", "finish", "jct", "pods"])?;
         Ok(recorder)
@@ -96,6 +100,7 @@ impl Recorder {
             r.job.clone(),
             r.arrival.to_string(),
             time(r.first_attempt),
+            time(r.scheduled),
             time(r.bound),
             time(r.start),
             time(r.finish),

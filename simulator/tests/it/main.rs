@@ -1,6 +1,8 @@
 //! Simulations of small workloads whose outcome can be worked out by hand, invariants on generated
 //! workloads, and determinism.
 
+mod invariants;
+
 use std::sync::Arc;
 
 use scheduler_core::testing::{node, pod};
