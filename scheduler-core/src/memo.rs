@@ -1,27 +1,19 @@
 //! Reuse of node-local filter verdicts and raw scores across pods with the same scheduling spec.
 //!
 //! A verdict or score computed for a node is stamped with the node's generation (a process-wide unique
-//! number per node state) and the memo's epoch (one per pod spec and set of nodes). It is reused only when
-//! both still match, so a result is reused exactly when recomputing it would give the same value. A
+//! number per node state), in tables emptied whenever they start over for another spec or set of nodes. It
+//! is reused only when the node still has that generation, so a result is reused exactly when recomputing
+//! it would give the same value. A
 //! profile keeps memos for its few most recently seen specs ([`Memos`]), so that pods of several shapes
 //! arriving interleaved, and a pending pod tried again, each find their own.
 
 use crate::cluster::Cluster;
-use crate::node::{NodeId, NodeInfo};
+use crate::node::NodeId;
 use crate::pod::Pod;
 use crate::status::Status;
 
-/// A node's filter verdict: `None` passed, else (plugin, status).
-pub(crate) type Verdict = Option<(usize, Status)>;
-
-#[derive(Clone, Copy, Default, PartialEq, Eq)]
-struct Stamp {
-    epoch: u32,
-    generation: u64,
-}
-
-/// How many specs a profile remembers results for.
-const SPECS_REMEMBERED: usize = 4;
+/// How many specs a profile remembers results for (at 10,000 nodes, about 1 MB each).
+const SPECS_REMEMBERED: usize = 16;
 
 /// The memos of one profile: one per recently seen pod spec, the least recently used replaced first.
 #[derive(Clone, Default)]
@@ -52,40 +44,54 @@ impl Memos {
     }
 }
 
-/// The results remembered for one pod spec.
+/// The results remembered for one pod spec. Laid out for the cycle's sweep over hundreds of nodes: per
+/// node, the generation a result was computed on (0: none) and the result, in dense arrays; rejections as
+/// indices into a small table of the distinct (plugin, status) pairs.
 #[derive(Clone, Default)]
 pub(crate) struct Memo {
-    /// The spec the current epoch's entries were computed for.
+    /// The spec the entries were computed for.
     spec: Option<Pod>,
     nodes_generation: u64,
-    epoch: u32,
-    /// Whether the current pod repeats the previous one: only then are results stored and reused.
+    /// Whether the current pod repeats the previous one with this spec: only then are results stored and
+    /// reused.
     active: bool,
-    verdict_stamps: Vec<Stamp>,
-    verdicts: Vec<Verdict>,
-    score_stamps: Vec<Stamp>,
+    verdict_generations: Vec<u64>,
+    /// Index into `rejections`, or [`PASSED`].
+    verdicts: Vec<u32>,
+    rejections: Vec<(usize, Status)>,
+    score_generations: Vec<u64>,
     /// `scores[slot × n_nodes + node]`: raw scores of the profile's Score plugins.
     scores: Vec<i64>,
     n_nodes: usize,
 }
+
+/// A verdict that the node passed every filter.
+const PASSED: u32 = u32::MAX;
+
+/// At most this many distinct rejections are remembered per spec (they are usually a handful: one per
+/// plugin and reason); verdicts beyond them are computed again.
+const MAX_REJECTIONS: usize = 1024;
 
 impl Memo {
     /// Starts a cycle for `pod`; returns whether the memo is in use for it.
     fn begin(&mut self, pod: &Pod, cluster: &Cluster, n_score_slots: usize) -> bool {
         let same = self.nodes_generation == cluster.nodes_generation() && self.spec.as_ref().is_some_and(|s| s.same_scheduling_spec(pod));
         if !same {
-            self.epoch = self.epoch.wrapping_add(1);
             self.spec = Some(pod.clone());
             self.nodes_generation = cluster.nodes_generation();
             self.active = false;
             return false;
         }
         if !self.active {
-            // The second pod of a run: size the tables; entries of older epochs are never read.
+            // The second pod of a run: empty tables (generations start at 1, so 0 matches no node).
             let n = cluster.node_capacity();
-            self.verdict_stamps.resize(n, Stamp::default());
-            self.verdicts.resize(n, None);
-            self.score_stamps.resize(n, Stamp::default());
+            for table in [&mut self.verdict_generations, &mut self.score_generations] {
+                table.clear();
+                table.resize(n, 0);
+            }
+            self.verdicts.clear();
+            self.verdicts.resize(n, PASSED);
+            self.rejections.clear();
             self.n_nodes = n;
             self.scores.clear();
             self.scores.resize(n * n_score_slots, 0);
@@ -94,30 +100,43 @@ impl Memo {
         true
     }
 
-    fn stamp(&self, node: &NodeInfo) -> Stamp {
-        Stamp { epoch: self.epoch, generation: node.generation }
-    }
-
-    /// The stored verdict of `id`, if still valid.
+    /// The stored verdict of `id` if still valid for the node state of `generation`: `Some(None)` passed,
+    /// `Some(Some((plugin, status)))` rejected.
     #[inline]
-    pub(crate) fn verdict(&self, id: NodeId, node: &NodeInfo) -> Option<&Verdict> {
+    pub(crate) fn verdict(&self, id: NodeId, generation: u64) -> Option<Option<&(usize, Status)>> {
         let idx = id.index();
-        (self.verdict_stamps.get(idx) == Some(&self.stamp(node))).then(|| &self.verdicts[idx])
-    }
-
-    /// Stores the verdict of `id`.
-    pub(crate) fn store_verdict(&mut self, id: NodeId, node: &NodeInfo, verdict: Verdict) {
-        let idx = id.index();
-        if idx < self.verdicts.len() {
-            self.verdict_stamps[idx] = self.stamp(node);
-            self.verdicts[idx] = verdict;
+        if self.verdict_generations.get(idx) != Some(&generation) {
+            return None;
         }
+        let verdict = self.verdicts[idx];
+        Some(if verdict == PASSED { None } else { self.rejections.get(verdict as usize) })
     }
 
-    /// Whether the raw scores of `id` are stored and still valid.
+    /// Stores the verdict of `id` (`None`: passed) for the node state of `generation`.
+    pub(crate) fn store_verdict(&mut self, id: NodeId, generation: u64, verdict: Option<&(usize, Status)>) {
+        let idx = id.index();
+        if idx >= self.verdicts.len() {
+            return;
+        }
+        let code = match verdict {
+            None => PASSED,
+            Some(rejection) => match self.rejections.iter().position(|r| r == rejection) {
+                Some(pos) => pos as u32,
+                None if self.rejections.len() < MAX_REJECTIONS => {
+                    self.rejections.push(rejection.clone());
+                    (self.rejections.len() - 1) as u32
+                }
+                None => return,
+            },
+        };
+        self.verdict_generations[idx] = generation;
+        self.verdicts[idx] = code;
+    }
+
+    /// Whether the raw scores of `id` are stored and still valid for the node state of `generation`.
     #[inline]
-    pub(crate) fn has_scores(&self, id: NodeId, node: &NodeInfo) -> bool {
-        self.score_stamps.get(id.index()) == Some(&self.stamp(node))
+    pub(crate) fn has_scores(&self, id: NodeId, generation: u64) -> bool {
+        self.score_generations.get(id.index()) == Some(&generation)
     }
 
     /// The stored raw scores of Score plugin `slot`, by node index; meaningful only for nodes where
@@ -127,13 +146,14 @@ impl Memo {
         &self.scores[slot * self.n_nodes..(slot + 1) * self.n_nodes]
     }
 
-    /// Stores the raw scores of `id` (one per Score plugin slot) and marks them valid for `node`'s state.
-    pub(crate) fn store_scores(&mut self, id: NodeId, node: &NodeInfo, row: impl Iterator<Item = i64>) {
+    /// Stores the raw scores of `id` (one per Score plugin slot) and marks them valid for the node state of
+    /// `generation`.
+    pub(crate) fn store_scores(&mut self, id: NodeId, generation: u64, row: impl Iterator<Item = i64>) {
         let idx = id.index();
-        if idx >= self.score_stamps.len() {
+        if idx >= self.score_generations.len() {
             return;
         }
-        self.score_stamps[idx] = self.stamp(node);
+        self.score_generations[idx] = generation;
         for (slot, score) in row.enumerate() {
             self.scores[slot * self.n_nodes + idx] = score;
         }
@@ -176,11 +196,11 @@ mod tests {
         assert!(memos.begin(&other, &c, 1).is_none());
         assert!(memos.begin(&p2, &c, 1).is_some(), "p1's spec is still remembered after another spec");
         assert!(memos.begin(&other, &c, 1).is_some());
-        for cpu in ["3", "4", "5", "6"] {
-            let p = c.compile_pod(&pod("x").cpu(cpu).def).unwrap();
+        for cpu in 3..3 + SPECS_REMEMBERED {
+            let p = c.compile_pod(&pod("x").cpu(&cpu.to_string()).def).unwrap();
             assert!(memos.begin(&p, &c, 1).is_none());
         }
-        assert!(memos.begin(&p1, &c, 1).is_none(), "four newer specs pushed p1's out");
+        assert!(memos.begin(&p1, &c, 1).is_none(), "newer specs pushed p1's out");
     }
 
     #[test]
@@ -190,15 +210,15 @@ mod tests {
         m.begin(&p1, &c, 2);
         m.begin(&p2, &c, 2);
         let a = c.node_id("a").unwrap();
-        m.store_verdict(a, c.node(a), Some((3, Status::unschedulable("no"))));
-        m.store_scores(a, c.node(a), [7, 9].into_iter());
-        assert_eq!(m.verdict(a, c.node(a)), Some(&Some((3, Status::unschedulable("no")))));
-        assert!(m.has_scores(a, c.node(a)) && m.slot_scores(1)[a.index()] == 9);
+        m.store_verdict(a, c.node_generation(a), Some(&(3, Status::unschedulable("no"))));
+        m.store_scores(a, c.node_generation(a), [7, 9].into_iter());
+        assert_eq!(m.verdict(a, c.node_generation(a)), Some(Some(&(3, Status::unschedulable("no")))));
+        assert!(m.has_scores(a, c.node_generation(a)) && m.slot_scores(1)[a.index()] == 9);
         let b = c.node_id("b").unwrap();
-        assert_eq!(m.verdict(b, c.node(b)), None);
+        assert_eq!(m.verdict(b, c.node_generation(b)), None);
         // Binding a pod to a changes its state: its entries no longer hold.
         c.add_pod(p1, a);
-        assert_eq!(m.verdict(a, c.node(a)), None);
-        assert!(!m.has_scores(a, c.node(a)));
+        assert_eq!(m.verdict(a, c.node_generation(a)), None);
+        assert!(!m.has_scores(a, c.node_generation(a)));
     }
 }

@@ -222,6 +222,14 @@ impl NodeInfo {
     /// Removes `pod` (bound as `id`); the last pod takes its place in [`NodeInfo::pods`], as upstream does.
     pub fn remove_pod(&mut self, id: PodId, pod: &Pod) {
         if let Some(idx) = self.pods.iter().position(|&p| p == id) {
+            self.remove_pod_at(idx, id, pod);
+        }
+    }
+
+    /// Removes `pod` (bound as `id`, at `idx` in [`NodeInfo::pods`]); the last pod takes its place, as
+    /// upstream does, and is returned. Nothing happens when `idx` does not hold `id`.
+    pub fn remove_pod_at(&mut self, idx: usize, id: PodId, pod: &Pod) -> Option<PodId> {
+        if self.pods.get(idx) == Some(&id) {
             self.pods.swap_remove(idx);
             self.requested.sub(&pod.requests);
             self.non_zero_requested_milli_cpu = self.non_zero_requested_milli_cpu.saturating_sub(pod.non_zero_milli_cpu);
@@ -232,7 +240,9 @@ impl NodeInfo {
                 }
             }
             self.generation = next_generation();
+            return self.pods.get(idx).copied();
         }
+        None
     }
 
     /// Upstream `HostPortInfo.CheckConflict`: whether `want` collides with a port in use. A wildcard IP

@@ -497,9 +497,6 @@ struct ChunkBuffers<'a> {
     refs: Vec<&'a NodeInfo>,
     rejected: Vec<(u32, Status)>,
     removed: Vec<usize>,
-    miss_ids: Vec<NodeId>,
-    miss_pos: Vec<u32>,
-    computed: Vec<(u32, usize, Status)>,
 }
 
 /// Runs every filter over `ids`, each plugin over the previous plugins' survivors. Appends the rejections
@@ -582,43 +579,6 @@ impl<'c> FilterRun<'_, 'c> {
             .collect();
         out.extend(per_chunk.into_iter().flatten());
     }
-
-    /// [`FilterRun::evaluate`], reusing the memo's verdicts for unchanged nodes and storing new ones.
-    fn evaluate_with_memo(&self, ids: &[NodeId], buf: &mut ChunkBuffers<'c>, memo: &mut Memo, out: &mut Vec<(u32, usize, Status)>) {
-        let cluster = self.cx.cluster;
-        out.clear();
-        let mut miss_ids = std::mem::take(&mut buf.miss_ids);
-        let mut miss_pos = std::mem::take(&mut buf.miss_pos);
-        miss_ids.clear();
-        miss_pos.clear();
-        for (k, &id) in ids.iter().enumerate() {
-            match memo.verdict(id, cluster.node(id)) {
-                Some(None) => {}
-                Some(Some((plugin, status))) => out.push((k as u32, *plugin, status.clone())),
-                None => {
-                    miss_ids.push(id);
-                    miss_pos.push(k as u32);
-                }
-            }
-        }
-        if !miss_ids.is_empty() {
-            let mut computed = std::mem::take(&mut buf.computed);
-            self.evaluate(&miss_ids, buf, &mut computed);
-            let mut computed_iter = computed.drain(..).peekable();
-            for (m, &id) in miss_ids.iter().enumerate() {
-                let verdict = computed_iter.next_if(|r| r.0 as usize == m).map(|(_, plugin, status)| (plugin, status));
-                memo.store_verdict(id, cluster.node(id), verdict.clone());
-                if let Some((plugin, status)) = verdict {
-                    out.push((miss_pos[m], plugin, status));
-                }
-            }
-            drop(computed_iter);
-            buf.computed = computed;
-            out.sort_unstable_by_key(|r| r.0);
-        }
-        buf.miss_ids = miss_ids;
-        buf.miss_pos = miss_pos;
-    }
 }
 
 #[expect(clippy::too_many_arguments, reason = "the cycle's pieces, passed explicitly to keep borrows apart")]
@@ -662,45 +622,74 @@ fn search_feasible(
     let mut buf = ChunkBuffers::default();
     let mut ids: Vec<NodeId> = Vec::with_capacity(wave);
     let mut rejections = Vec::new();
+    let mut miss_ids: Vec<NodeId> = Vec::new();
     let mut pos = 0;
     while pos < n {
         let wave_len = wave.min(n - pos);
         ids.clear();
         rotated(pos, wave_len, &mut ids);
-        match memo.as_deref_mut() {
-            Some(memo) => run.evaluate_with_memo(&ids, &mut buf, memo, &mut rejections),
-            None => run.evaluate(&ids, &mut buf, &mut rejections),
+        let Some(memo) = memo.as_deref_mut() else {
+            run.evaluate(&ids, &mut buf, &mut rejections);
+            let mut next = rejections.drain(..).peekable();
+            for (k, &id) in ids.iter().enumerate() {
+                match next.next_if(|r| r.0 as usize == k) {
+                    Some((_, plugin, status)) => search.reject(cx, profile, id, plugin, status)?,
+                    None if search.feasible.len() == num_to_find => return Ok(search),
+                    None => search.feasible.push(id),
+                }
+            }
+            pos += wave_len;
+            continue;
+        };
+        // With the memo: evaluate the nodes it holds no verdict for and remember theirs, then walk the wave
+        // in order on the memo's verdicts.
+        miss_ids.clear();
+        miss_ids.extend(ids.iter().copied().filter(|&id| memo.verdict(id, cx.cluster.node_generation(id)).is_none()));
+        if !miss_ids.is_empty() {
+            run.evaluate(&miss_ids, &mut buf, &mut rejections);
+            let mut next = rejections.drain(..).peekable();
+            for (m, &id) in miss_ids.iter().enumerate() {
+                let verdict = next.next_if(|r| r.0 as usize == m).map(|(_, plugin, status)| (plugin, status));
+                memo.store_verdict(id, cx.cluster.node_generation(id), verdict.as_ref());
+            }
         }
-        let mut next_rejection = 0;
-        for (k, &id) in ids.iter().enumerate() {
-            if next_rejection < rejections.len() && rejections[next_rejection].0 as usize == k {
-                let (_, plugin, status) = std::mem::take(&mut rejections[next_rejection]);
-                next_rejection += 1;
-                if !status.is_rejected() {
-                    return Err(ScheduleError::Internal(format!(
-                        "running {:?} filter plugin: {}",
-                        profile.plugin_name(plugin),
-                        status.message()
-                    )));
+        for &id in &ids {
+            match memo.verdict(id, cx.cluster.node_generation(id)) {
+                Some(None) if search.feasible.len() == num_to_find => return Ok(search),
+                Some(None) => search.feasible.push(id),
+                Some(Some((plugin, status))) => search.reject(cx, profile, id, *plugin, status.clone())?,
+                None => {
+                    // Not remembered (the memo's table of distinct rejections is full): evaluate it alone.
+                    run.evaluate(&[id], &mut buf, &mut rejections);
+                    match rejections.pop() {
+                        Some((_, plugin, status)) => search.reject(cx, profile, id, plugin, status)?,
+                        None if search.feasible.len() == num_to_find => return Ok(search),
+                        None => search.feasible.push(id),
+                    }
                 }
-                search.n_failures += 1;
-                if let Some(rejected) = search.rejecting_plugins.get_mut(plugin) {
-                    *rejected = true;
-                }
-                if cx.failure_reasons {
-                    search.failures.push(NodeStatus { node: id, plugin: Some(plugin), status });
-                }
-            } else {
-                if search.feasible.len() == num_to_find {
-                    // Upstream cancels when the count exceeds numNodesToFind; this node is not kept.
-                    return Ok(search);
-                }
-                search.feasible.push(id);
             }
         }
         pos += wave_len;
     }
     Ok(search)
+}
+
+impl Search {
+    /// Records that `plugin` rejected node `id` with `status`; a status that is not a rejection is the
+    /// plugin's error, which aborts the cycle.
+    fn reject(&mut self, cx: &CycleContext<'_>, profile: &Profile, id: NodeId, plugin: usize, status: Status) -> Result<(), ScheduleError> {
+        if !status.is_rejected() {
+            return Err(ScheduleError::Internal(format!("running {:?} filter plugin: {}", profile.plugin_name(plugin), status.message())));
+        }
+        self.n_failures += 1;
+        if let Some(rejected) = self.rejecting_plugins.get_mut(plugin) {
+            *rejected = true;
+        }
+        if cx.failure_reasons {
+            self.failures.push(NodeStatus { node: id, plugin: Some(plugin), status });
+        }
+        Ok(())
+    }
 }
 
 /// PreScore, Score, NormalizeScore and weighting over `nodes`; returns each node's total.
@@ -744,7 +733,7 @@ fn prioritize(
     // With the memo, node-local plugins score only the nodes whose raw scores it does not hold.
     hits.clear();
     if let Some(m) = memo.as_deref() {
-        hits.extend((0..nodes.len()).map(|i| m.has_scores(ids[i], nodes[i])));
+        hits.extend(ids.iter().map(|&id| m.has_scores(id, cx.cluster.node_generation(id))));
     }
     misses.clear();
     misses.extend((0..hits.len()).filter(|&i| !hits[i]));
@@ -815,7 +804,7 @@ fn prioritize(
     // Every plugin ran without error: remember the new raw scores.
     if let Some(m) = memo {
         for (k, &i) in misses.iter().enumerate() {
-            m.store_scores(ids[i], nodes[i], miss_rows[k * n_slots..(k + 1) * n_slots].iter().copied());
+            m.store_scores(ids[i], cx.cluster.node_generation(ids[i]), miss_rows[k * n_slots..(k + 1) * n_slots].iter().copied());
         }
     }
     Ok(())
