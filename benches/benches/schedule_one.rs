@@ -2,54 +2,11 @@
 //! memo of node-local results, against a baseline measured in the same run: one pass over every node
 //! computing LeastAllocated by hand (the least work any scheduler that looks at every node must do).
 
-use criterion::measurement::WallTime;
-use criterion::{BatchSize, BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-use benches::{measure_pods, scheduling_basic};
-use scheduler_core::{Cluster, Pod, Scheduler};
+use benches::{bench_scheduler, measure_pods, scan_all_nodes, scheduling_basic};
 
 const MEASURE_PODS: usize = 1000;
-
-/// Schedules and binds `pods` one by one.
-fn schedule_batch(cluster: &mut Cluster, scheduler: &mut Scheduler, pods: Vec<Pod>) {
-    for p in pods {
-        let r = scheduler.schedule_one(cluster, &p).expect("fits");
-        cluster.add_pod(p, r.node);
-    }
-}
-
-/// Each iteration schedules the measured pods on a fresh copy of the initial cluster and scheduler.
-fn bench_scheduler(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, cluster: &Cluster, scheduler: &Scheduler, pods: &[Pod]) {
-    group.bench_function(name, |b| {
-        b.iter_batched(
-            || (cluster.clone(), scheduler.clone(), pods.to_vec()),
-            |(mut cl, mut s, batch)| {
-                schedule_batch(&mut cl, &mut s, batch);
-                (cl, s)
-            },
-            BatchSize::LargeInput,
-        )
-    });
-}
-
-/// Baseline: a hand-written LeastAllocated pass over all nodes, picking the best.
-fn scan_all_nodes(cluster: &Cluster, pod: &Pod) -> usize {
-    let mut best = (i64::MIN, 0);
-    for (idx, &id) in cluster.node_order().iter().enumerate() {
-        let n = cluster.node(id);
-        let alloc = &n.node.allocatable;
-        let cpu = n.non_zero_requested_milli_cpu + pod.non_zero_milli_cpu;
-        let mem = n.non_zero_requested_memory + pod.non_zero_memory;
-        if cpu > alloc.milli_cpu || mem > alloc.memory || n.n_pods() as i64 >= alloc.allowed_pods {
-            continue;
-        }
-        let score = ((alloc.milli_cpu - cpu) * 100 / alloc.milli_cpu + (alloc.memory - mem) * 100 / alloc.memory) / 2;
-        if score > best.0 {
-            best = (score, idx);
-        }
-    }
-    best.1
-}
 
 fn bench(c: &mut Criterion) {
     for (n_nodes, init_pods) in [(500, 500), (5000, 1000)] {

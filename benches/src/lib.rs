@@ -4,6 +4,8 @@
 //! `makeBaseNode` (4 CPU, 32Gi, 110 pods, no labels), pods from `templates/pod-default.yaml` (one
 //! `pause` container, 100m / 500Mi requests and limits, container port 80 without a host port).
 
+use criterion::measurement::WallTime;
+use criterion::{BatchSize, BenchmarkGroup};
 use scheduler_core::testing::{node, pod};
 use scheduler_core::{Cluster, Pod, PodDef, Scheduler, SchedulerConfig};
 
@@ -27,12 +29,17 @@ pub fn default_pod(i: usize) -> PodDef {
 /// A cluster of `n_nodes` base nodes on which `init_pods` default pods were scheduled by the default
 /// profile, and that scheduler.
 pub fn scheduling_basic(n_nodes: usize, init_pods: usize) -> (Cluster, Scheduler) {
+    scheduling_basic_with(&SchedulerConfig::default(), n_nodes, init_pods)
+}
+
+/// A cluster of `n_nodes` base nodes on which `init_pods` default pods were scheduled by a scheduler of
+/// `config`, and that scheduler.
+pub fn scheduling_basic_with(config: &SchedulerConfig, n_nodes: usize, init_pods: usize) -> (Cluster, Scheduler) {
     let mut cluster = Cluster::new();
     for i in 0..n_nodes {
         cluster.add_node(&base_node(i)).expect("valid node");
     }
-    let mut scheduler =
-        Scheduler::from_config(&SchedulerConfig::default(), &plugins::registry(), &mut cluster, 1).expect("default profile");
+    let mut scheduler = Scheduler::from_config(config, &plugins::registry(), &mut cluster, 1).expect("valid configuration");
     for i in 0..init_pods {
         let p = cluster.compile_pod(&default_pod(i)).expect("valid pod");
         let r = scheduler.schedule_one(&cluster, &p).expect("fits");
@@ -44,4 +51,47 @@ pub fn scheduling_basic(n_nodes: usize, init_pods: usize) -> (Cluster, Scheduler
 /// Compiled pods to measure.
 pub fn measure_pods(cluster: &mut Cluster, n: usize, offset: usize) -> Vec<Pod> {
     (0..n).map(|i| cluster.compile_pod(&default_pod(offset + i)).expect("valid pod")).collect()
+}
+
+/// Schedules and binds `pods` one by one.
+pub fn schedule_batch(cluster: &mut Cluster, scheduler: &mut Scheduler, pods: Vec<Pod>) {
+    for p in pods {
+        let r = scheduler.schedule_one(cluster, &p).expect("fits");
+        cluster.add_pod(p, r.node);
+    }
+}
+
+/// Benchmarks scheduling `pods`: each iteration schedules them on a fresh copy of the initial cluster and
+/// scheduler.
+pub fn bench_scheduler(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, cluster: &Cluster, scheduler: &Scheduler, pods: &[Pod]) {
+    group.bench_function(name, |b| {
+        b.iter_batched(
+            || (cluster.clone(), scheduler.clone(), pods.to_vec()),
+            |(mut cl, mut s, batch)| {
+                schedule_batch(&mut cl, &mut s, batch);
+                (cl, s)
+            },
+            BatchSize::LargeInput,
+        )
+    });
+}
+
+/// The baseline of scheduling benchmarks: a hand-written LeastAllocated pass over all nodes, picking the
+/// best; the least work any scheduler that looks at every node must do.
+pub fn scan_all_nodes(cluster: &Cluster, pod: &Pod) -> usize {
+    let mut best = (i64::MIN, 0);
+    for (idx, &id) in cluster.node_order().iter().enumerate() {
+        let n = cluster.node(id);
+        let alloc = &n.node.allocatable;
+        let cpu = n.non_zero_requested_milli_cpu + pod.non_zero_milli_cpu;
+        let mem = n.non_zero_requested_memory + pod.non_zero_memory;
+        if cpu > alloc.milli_cpu || mem > alloc.memory || n.n_pods() as i64 >= alloc.allowed_pods {
+            continue;
+        }
+        let score = ((alloc.milli_cpu - cpu) * 100 / alloc.milli_cpu + (alloc.memory - mem) * 100 / alloc.memory) / 2;
+        if score > best.0 {
+            best = (score, idx);
+        }
+    }
+    best.1
 }

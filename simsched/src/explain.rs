@@ -5,10 +5,12 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::ValueEnum;
-use comfy_table::{CellAlignment, ContentArrangement, Table, presets};
+use comfy_table::CellAlignment;
 use serde::Serialize;
 
 use scheduler_core::{Explanation, Scheduler, SchedulerConfig};
+
+use crate::table::{table, write_rows};
 
 pub const LONG_ABOUT: &str = "Show why a pod would be placed on a node, or why it fits nowhere.
 
@@ -175,23 +177,6 @@ fn json(e: &Explanation) -> JsonExplanation<'_> {
             })
             .collect(),
     }
-}
-
-fn table() -> Table {
-    let mut t = Table::new();
-    t.load_style(presets::NOTHING).set_content_arrangement(ContentArrangement::Disabled);
-    t
-}
-
-/// Prints a table kubectl-style: columns three spaces apart, no trailing blanks.
-fn write_rows(out: &mut impl Write, mut t: Table) -> Result<()> {
-    for col in t.column_iter_mut() {
-        col.set_padding((0, 3));
-    }
-    for line in t.lines() {
-        writeln!(out, "{}", line.trim_end())?;
-    }
-    Ok(())
 }
 
 fn write_table(out: &mut impl Write, e: &Explanation, notes: &[String]) -> Result<()> {

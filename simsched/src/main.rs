@@ -1,6 +1,15 @@
 //! The `simsched` command line: argument parsing and dispatch; the work happens in the library crates.
 
+mod compare;
+mod duration;
 mod explain;
+mod generate;
+mod import;
+mod policies;
+mod progress;
+mod run;
+mod setup;
+mod table;
 
 use std::process::ExitCode;
 
@@ -16,15 +25,35 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Compare scheduling policies on a cluster and workload (default: the bundled openb sample)
+    #[command(long_about = compare::LONG_ABOUT, after_help = compare::EXAMPLES)]
+    Compare(compare::Args),
+    /// Replay a workload on a cluster under one policy and summarise it
+    #[command(long_about = run::LONG_ABOUT, after_help = run::EXAMPLES)]
+    Run(run::Args),
     /// Show why a pod would be placed on a node, or why it fits nowhere
     #[command(long_about = explain::LONG_ABOUT, after_help = explain::EXAMPLES)]
     Explain(explain::Args),
+    /// Write a synthetic cluster and workload
+    #[command(long_about = generate::LONG_ABOUT, after_help = generate::EXAMPLES)]
+    Generate(generate::Args),
+    /// Convert a trace (openb, Alibaba 2018) into the native formats
+    #[command(long_about = import::LONG_ABOUT, after_help = import::EXAMPLES)]
+    Import(import::Args),
+    /// List the built-in policies and queue orders, or print one's configuration
+    #[command(long_about = policies::LONG_ABOUT, after_help = policies::EXAMPLES)]
+    Policies(policies::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Compare(args) => compare::run(&args),
+        Command::Run(args) => run::run(&args),
         Command::Explain(args) => explain::run(&args),
+        Command::Generate(args) => generate::run(&args),
+        Command::Import(args) => import::run(&args),
+        Command::Policies(args) => policies::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

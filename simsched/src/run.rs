@@ -1,0 +1,191 @@
+//! `simsched run`: one simulation of a workload on a cluster under one policy, and its summary.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::ValueEnum;
+
+use simulator::{Progress, Recorder, Summary, Timing, simulate};
+
+use crate::progress::DelayedProgress;
+use crate::setup::{PolicyChoice, Scenario, SimSettings, WorkloadArgs};
+use crate::table::{human_seconds, percent, table, write_rows};
+
+pub const LONG_ABOUT: &str = "Replay a workload on a cluster in simulated time under one scheduling policy, and summarise how it went.
+
+Pods arrive when the workload says, wait in kube-scheduler's scheduling queue (activeQ, backoff, unschedulable pods), are placed by the policy's plugins, run for their duration and free their resources. DAG jobs release a task's pods when its parent tasks have finished; node events add, remove or fail nodes.
+
+The summary gives job completion time (JCT) and queueing delay (mean, p50, p90, p99, max), makespan, time-weighted allocation per resource, pending pods, and the scheduler's attempts. --out DIR also writes summary.json, timing.json, pods.csv (one row per pod), jobs.csv (one row per job) and timeseries.csv (allocation, pending and running pods at every --interval).";
+
+pub const EXAMPLES: &str = "\
+Examples:
+  # The openb GPU trace under kube-scheduler's default profile
+  simsched run --cluster traces/samples/openb/openb_node_list_all_node.csv \\
+               --workload traces/samples/openb/openb_pod_list_default.csv
+
+  # Bin-packing with shortest-job-first, all records written to out/
+  simsched run --cluster cluster.yaml --workload workload.csv --policy binpack/sjf --out out/
+
+  # Your own KubeSchedulerConfiguration, a 2 ms scheduling cost, the first day only
+  simsched run --cluster cluster.yaml --workload workload.csv --config sched.yaml --attempt-cost 2ms --until 24h";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// A table for people.
+    Table,
+    /// The summary as JSON (the same object as summary.json).
+    Json,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Cluster at time 0: kubectl YAML/JSON, compact YAML, or an openb node list CSV
+    #[arg(long, value_name = "FILE")]
+    cluster: PathBuf,
+
+    /// Workload: native CSV or YAML, an openb pod list, an Alibaba 2018 batch_task CSV
+    #[arg(long, value_name = "FILE")]
+    workload: PathBuf,
+
+    #[command(flatten)]
+    workload_args: WorkloadArgs,
+
+    /// Built-in policy, optionally with a queue order (see `simsched policies`) [default: default]
+    #[arg(long, value_name = "NAME[/QUEUE]", conflicts_with = "config")]
+    policy: Option<String>,
+
+    /// A KubeSchedulerConfiguration to simulate instead of a built-in policy
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Seed of the scheduler's random choices (tie-breaks, the random policy)
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+
+    /// Write summary.json, timing.json, pods.csv, jobs.csv and timeseries.csv into this directory
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+
+    /// Output format
+    #[arg(short, long, value_enum, default_value_t = Output::Table)]
+    output: Output,
+
+    #[command(flatten)]
+    settings: SimSettings,
+}
+
+pub fn run(args: &Args) -> Result<()> {
+    let scenario = Scenario::load(&args.cluster, &args.workload, &args.workload_args)?;
+    let choice = match (&args.policy, &args.config) {
+        (_, Some(path)) => PolicyChoice::file(path)?,
+        (Some(spec), None) => PolicyChoice::builtin(spec)?,
+        (None, None) => PolicyChoice::builtin("default")?,
+    };
+    let mut notes = scenario.notes.clone();
+    notes.extend(choice.check(&scenario.cluster)?);
+    if !args.settings.quiet {
+        for note in &notes {
+            eprintln!("note: {note}");
+        }
+    }
+
+    let mut recorder = match &args.out {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("failed to create the output directory {}", dir.display()))?;
+            Some(Recorder::create(dir)?)
+        }
+        None => None,
+    };
+    let workload = scenario.open_workload().context("failed to load the workload")?;
+    let progress = DelayedProgress::new(None, args.settings.quiet);
+    let started = Instant::now();
+    let summary = simulate(
+        scenario.cluster,
+        &choice.config,
+        &plugins::registry(),
+        workload,
+        &args.settings.sim_options(&choice.label, args.seed),
+        recorder.as_mut(),
+        &mut |p: &Progress| progress.set_message(progress_message(p)),
+    )
+    .context("failed to simulate")?;
+    let timing = Timing::measured(started.elapsed(), summary.events);
+    progress.finish();
+
+    if let (Some(dir), Some(recorder)) = (&args.out, recorder) {
+        recorder.finish()?;
+        write_json(&dir.join("summary.json"), &summary)?;
+        write_json(&dir.join("timing.json"), &timing)?;
+    }
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match args.output {
+        Output::Json => {
+            serde_json::to_writer_pretty(&mut out, &summary)?;
+            writeln!(out)?;
+        }
+        Output::Table => write_summary(&mut out, &summary, &timing)?,
+    }
+    Ok(())
+}
+
+pub fn progress_message(p: &Progress) -> String {
+    format!("simulated {} · {} pods arrived · {} finished · {} pending", human_seconds(p.time.seconds()), p.arrived, p.finished, p.pending)
+}
+
+/// Writes `value` as pretty JSON with a final newline.
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let mut text = serde_json::to_string_pretty(value)?;
+    text.push('\n');
+    std::fs::write(path, text).with_context(|| format!("failed to write {}", path.display()))
+}
+
+/// The summary as `KEY   VALUE` lines.
+pub fn write_summary(out: &mut impl Write, s: &Summary, timing: &Timing) -> Result<()> {
+    let distribution = |d: &simulator::Distribution| {
+        if d.count == 0 {
+            return "none finished".to_string();
+        }
+        format!(
+            "mean {}   p50 {}   p90 {}   p99 {}   max {}",
+            human_seconds(d.mean),
+            human_seconds(d.p50),
+            human_seconds(d.p90),
+            human_seconds(d.p99),
+            human_seconds(d.max)
+        )
+    };
+    let p = &s.pods;
+    let mut pods = format!(
+        "{} arrived   {} scheduled   {} finished   {} running at end   {} pending at end",
+        p.arrived, p.scheduled, p.finished, p.running_at_end, p.pending_at_end
+    );
+    for (count, what) in [(p.gated, "gated"), (p.lost, "lost"), (p.recreated, "recreated"), (p.preempted, "preempted")] {
+        if count > 0 {
+            pods.push_str(&format!("   {count} {what}"));
+        }
+    }
+    let allocation: Vec<String> = s.allocation.iter().map(|(resource, v)| format!("{resource} {}", percent(*v))).collect();
+    let rows = [
+        ("Policy", s.policy.clone()),
+        ("Seed", s.seed.to_string()),
+        ("Simulated", format!("{} ({} events)", human_seconds(s.simulated_seconds), s.events)),
+        ("Pods", pods),
+        ("Jobs", format!("{} finished   {} unfinished", s.jobs_finished, s.jobs_unfinished)),
+        ("JCT", distribution(&s.jct)),
+        ("Queueing delay", distribution(&s.queueing_delay)),
+        ("Makespan", human_seconds(s.makespan_seconds)),
+        ("Allocation", allocation.join("   ")),
+        ("Pending", format!("peak {}   mean {:.1}", s.pending.peak, s.pending.mean)),
+        ("Attempts", format!("{} total   {} unschedulable   {} errors", s.attempts.total, s.attempts.unschedulable, s.attempts.errors)),
+        ("Skipped rows", s.skipped_rows.to_string()),
+        ("Wall time", format!("{:.3}s ({:.0} events/s)", timing.wall_seconds, timing.events_per_second)),
+    ];
+    let mut t = table();
+    for (key, value) in rows {
+        t.add_row(vec![format!("{key}:"), value]);
+    }
+    write_rows(out, t)
+}
