@@ -78,6 +78,8 @@ pub struct Cluster {
     images: HashMap<Symbol, ImageState>,
     /// Changes whenever a node is added or removed (a process-wide unique number, like node generations).
     nodes_generation: u64,
+    /// Changes whenever anything in the cluster changes (a pod or a node added or removed).
+    state_generation: u64,
     /// Each node's generation ([`NodeInfo::generation`]), densely by id, 0 for removed nodes: whether a
     /// node is there, and what the scheduler's memo checks for every node of a cycle, 8 bytes each instead
     /// of a NodeInfo's cache line.
@@ -145,6 +147,7 @@ impl Cluster {
         self.nodes.push(info);
         self.order = OnceLock::new();
         self.nodes_generation = crate::node::next_generation();
+        self.state_generation = self.nodes_generation;
         Ok(id)
     }
 
@@ -179,6 +182,7 @@ impl Cluster {
         }
         self.order = OnceLock::new();
         self.nodes_generation = crate::node::next_generation();
+        self.state_generation = self.nodes_generation;
         let mut removed = Vec::with_capacity(info.pods.len());
         for pod_id in info.pods {
             if let Some(bound) = self.pods[pod_id.index()].take() {
@@ -218,6 +222,7 @@ impl Cluster {
         let index_in_node = info.pods.len() as u32;
         info.add_pod(id, &pod);
         self.generations[node.index()] = info.generation;
+        self.state_generation = info.generation;
         self.pods[id.index()] = Some(BoundPod { pod, node, index_in_node });
         self.n_pods += 1;
         id
@@ -240,13 +245,23 @@ impl Cluster {
             let info = &mut self.nodes[bound.node.index()];
             let moved = info.remove_pod_at(bound.index_in_node as usize, id, &bound.pod);
             self.generations[bound.node.index()] = info.generation;
+            self.state_generation = info.generation;
             if let Some(moved_bound) = moved.and_then(|m| self.pods.get_mut(m.index())).and_then(Option::as_mut) {
                 moved_bound.index_in_node = bound.index_in_node;
             }
+        } else {
+            self.state_generation = crate::node::next_generation();
         }
         self.free_pod_slots.push(id);
         self.n_pods -= 1;
         Some(bound.pod)
+    }
+
+    /// A number for the cluster's current state: it changes whenever a pod or a node is added or removed
+    /// (a process-wide unique number, like node generations).
+    #[inline]
+    pub fn state_generation(&self) -> u64 {
+        self.state_generation
     }
 
     /// The generation of node `id`'s current state ([`NodeInfo::generation`]); 0 for a removed node.

@@ -10,6 +10,7 @@
 use crate::cluster::Cluster;
 use crate::node::NodeId;
 use crate::pod::Pod;
+use crate::scheduler::FitError;
 use crate::status::Status;
 
 /// How many specs a profile remembers results for (at 10,000 nodes, about 1 MB each).
@@ -42,6 +43,23 @@ impl Memos {
         let memo = &mut self.entries[idx];
         memo.begin(pod, cluster, n_score_slots).then_some(memo)
     }
+
+    /// The failure of the last cycle for a pod with `pod`'s spec, if the cluster has not changed since:
+    /// the same cycle would fail the same way. Returns how far that cycle advanced the rotating start
+    /// index, and its error.
+    pub(crate) fn repeated_failure(&self, pod: &Pod, cluster: &Cluster) -> Option<(usize, &FitError)> {
+        let memo = self.entries.iter().find(|m| m.spec.as_ref().is_some_and(|s| s.same_scheduling_spec(pod)))?;
+        let (state, advance, error) = memo.failure.as_ref()?;
+        (*state == cluster.state_generation()).then_some((*advance, error))
+    }
+
+    /// Remembers that a cycle for `pod` failed with `error` on the cluster as it is, advancing the rotating
+    /// start index by `advance`; any success or change of the cluster makes it stale.
+    pub(crate) fn record_failure(&mut self, pod: &Pod, cluster: &Cluster, advance: usize, error: &FitError) {
+        if let Some(memo) = self.entries.iter_mut().find(|m| m.spec.as_ref().is_some_and(|s| s.same_scheduling_spec(pod))) {
+            memo.failure = Some((cluster.state_generation(), advance, error.clone()));
+        }
+    }
 }
 
 /// The results remembered for one pod spec. Laid out for the cycle's sweep over hundreds of nodes: per
@@ -63,6 +81,9 @@ pub(crate) struct Memo {
     /// `scores[slot × n_nodes + node]`: raw scores of the profile's Score plugins.
     scores: Vec<i64>,
     n_nodes: usize,
+    /// The last cycle for this spec failed: (the cluster's state generation then, how far it advanced the
+    /// rotating start index, its error).
+    failure: Option<(u64, usize, FitError)>,
 }
 
 /// A verdict that the node passed every filter.
@@ -80,6 +101,7 @@ impl Memo {
             self.spec = Some(pod.clone());
             self.nodes_generation = cluster.nodes_generation();
             self.active = false;
+            self.failure = None;
             return false;
         }
         if !self.active {

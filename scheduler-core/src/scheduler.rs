@@ -301,7 +301,35 @@ impl Scheduler {
         Ok(crate::explain::Explanation::new(&self.profiles[profile_idx], cluster, pod, outcome, trace))
     }
 
+    /// One scheduling cycle. A real cycle for a pod whose spec failed on this very cluster state fails again
+    /// the same way without running: same filters, same nodes, same verdicts, and the rotating start index
+    /// advanced as the failed cycle advanced it (a pending pod retried after an event that did not change
+    /// the cluster, or the replicas of a job that does not fit, cost no node evaluations).
     fn cycle(
+        &mut self,
+        profile_idx: usize,
+        cluster: &Cluster,
+        pod: &Pod,
+        opts: CycleOptions,
+        trace: Option<&mut Trace>,
+    ) -> Result<ScheduleResult, ScheduleError> {
+        let reuse_failures = opts.advance && self.use_memo && trace.is_none();
+        let n_nodes = cluster.node_order().len().max(1);
+        if reuse_failures && let Some((advance, error)) = self.memos[profile_idx].repeated_failure(pod, cluster) {
+            let error = ScheduleError::Unschedulable(Box::new(error.clone()));
+            self.next_start_node_index = (self.next_start_node_index + advance) % n_nodes;
+            return Err(error);
+        }
+        let start_index = self.next_start_node_index;
+        let result = self.run_cycle(profile_idx, cluster, pod, opts, trace);
+        if reuse_failures && let Err(ScheduleError::Unschedulable(error)) = &result {
+            let advance = (self.next_start_node_index + n_nodes - start_index % n_nodes) % n_nodes;
+            self.memos[profile_idx].record_failure(pod, cluster, advance, error);
+        }
+        result
+    }
+
+    fn run_cycle(
         &mut self,
         profile_idx: usize,
         cluster: &Cluster,

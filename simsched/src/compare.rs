@@ -16,7 +16,7 @@ use simulator::{Comparison, MetricSpread, Summary, Timing, compare, lower_is_bet
 
 use crate::progress::DelayedProgress;
 use crate::run::write_json;
-use crate::setup::{PolicyChoice, Scenario, SimSettings, WorkloadArgs, bundled_cluster, bundled_workload};
+use crate::setup::{PolicyChoice, Scenario, SimSettings, WorkloadArgs, bundled_cluster, bundled_workload, print_notes};
 use crate::table::{human_seconds, percent, seconds_in_unit, table, write_rows};
 
 pub const LONG_ABOUT: &str = "Compare scheduling policies on the same cluster and workload.
@@ -129,14 +129,12 @@ pub fn run(args: &Args) -> Result<()> {
     if let Some(metric) = &args.rank_by {
         check_metric(metric)?;
     }
-    let mut notes = scenario.notes.clone();
+    let mut policy_notes = Vec::new();
     for choice in &choices {
-        notes.extend(choice.check(&scenario.cluster)?);
+        policy_notes.push((choice.label.clone(), choice.check(&scenario.cluster)?));
     }
     if !args.settings.quiet {
-        for note in &notes {
-            eprintln!("note: {note}");
-        }
+        print_notes(&scenario.notes, &policy_notes);
     }
 
     let labels: Vec<String> = choices.iter().map(|c| c.label.clone()).collect();
@@ -294,11 +292,14 @@ pub fn write_ranking(out: &mut impl Write, comparison: &Comparison) -> Result<()
     let mut header = vec!["RANK".to_string(), "POLICY".to_string()];
     header.extend(columns.iter().map(|c| c.header.clone()));
     t.set_header(header);
+    // The best mean of each column, unless every policy has it.
     let best: Vec<Option<f64>> = columns
         .iter()
         .map(|c| {
-            let means = comparison.rows.iter().filter_map(|row| row.metrics.get(&c.metric)).map(|m| m.mean);
-            if lower_is_better(&c.metric) { means.reduce(f64::min) } else { means.reduce(f64::max) }
+            let means: Vec<f64> = comparison.rows.iter().filter_map(|row| row.metrics.get(&c.metric)).map(|m| m.mean).collect();
+            let best =
+                if lower_is_better(&c.metric) { means.iter().copied().reduce(f64::min) } else { means.iter().copied().reduce(f64::max) };
+            best.filter(|b| means.iter().any(|m| m != b))
         })
         .collect();
     for (rank, row) in comparison.rows.iter().enumerate() {
@@ -307,7 +308,7 @@ pub fn write_ranking(out: &mut impl Write, comparison: &Comparison) -> Result<()
             let cell = match row.metrics.get(&column.metric) {
                 None => "-".to_string(),
                 Some(spread) => {
-                    let marker = if best.is_some_and(|b| b == spread.mean) && comparison.rows.len() > 1 { "*" } else { "" };
+                    let marker = if best.is_some_and(|b| b == spread.mean) { "*" } else { "" };
                     format!("{marker}{}", format_spread(spread, column.kind, n_seeds > 1))
                 }
             };

@@ -10,7 +10,7 @@ use clap::ValueEnum;
 use simulator::{Progress, Recorder, Summary, Timing, simulate};
 
 use crate::progress::DelayedProgress;
-use crate::setup::{PolicyChoice, Scenario, SimSettings, WorkloadArgs};
+use crate::setup::{PolicyChoice, Scenario, SimSettings, WorkloadArgs, print_notes};
 use crate::table::{human_seconds, percent, table, write_rows};
 
 pub const LONG_ABOUT: &str = "Replay a workload on a cluster in simulated time under one scheduling policy, and summarise how it went.
@@ -83,12 +83,9 @@ pub fn run(args: &Args) -> Result<()> {
         (Some(spec), None) => PolicyChoice::builtin(spec)?,
         (None, None) => PolicyChoice::builtin("default")?,
     };
-    let mut notes = scenario.notes.clone();
-    notes.extend(choice.check(&scenario.cluster)?);
+    let policy_notes = vec![(choice.label.clone(), choice.check(&scenario.cluster)?)];
     if !args.settings.quiet {
-        for note in &notes {
-            eprintln!("note: {note}");
-        }
+        print_notes(&scenario.notes, &policy_notes);
     }
 
     let mut recorder = match &args.out {

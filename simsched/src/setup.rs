@@ -200,14 +200,38 @@ impl PolicyChoice {
             let missing: Vec<&str> = profile.missing_plugins().iter().filter(|m| m.affects_decisions).map(|m| m.name.as_str()).collect();
             if !missing.is_empty() {
                 notes.push(format!(
-                    "{}: plugins of profile {} not provided by simsched yet (not evaluated): {}",
-                    self.label,
+                    "plugins of profile {} not provided by simsched yet, so not evaluated: {}",
                     profile.scheduler_name,
                     missing.join(", ")
                 ));
             }
-            notes.extend(profile.warnings().iter().map(|w| format!("{}: {w}", self.label)));
+            notes.extend(profile.warnings().iter().cloned());
         }
         Ok(notes)
+    }
+}
+
+/// Prints notes on stderr, each once, naming the policies it concerns when there are several policies.
+pub fn print_notes(general: &[String], per_policy: &[(String, Vec<String>)]) {
+    for note in general {
+        eprintln!("note: {note}");
+    }
+    let mut grouped: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (label, notes) in per_policy {
+        for note in notes {
+            match grouped.iter_mut().find(|(n, _)| *n == note.as_str()) {
+                Some((_, labels)) => labels.push(label),
+                None => grouped.push((note, vec![label])),
+            }
+        }
+    }
+    for (note, labels) in grouped {
+        if per_policy.len() == 1 {
+            eprintln!("note: {note}");
+        } else if labels.len() == per_policy.len() {
+            eprintln!("note: every policy: {note}");
+        } else {
+            eprintln!("note: {}: {note}", labels.join(", "));
+        }
     }
 }
