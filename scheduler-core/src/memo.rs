@@ -63,8 +63,9 @@ impl Memos {
 }
 
 /// The results remembered for one pod spec. Laid out for the cycle's sweep over hundreds of nodes: per
-/// node, the generation a result was computed on (0: none) and the result, in dense arrays; rejections as
-/// indices into a small table of the distinct (plugin, status) pairs.
+/// node one 16-byte entry (the generation its results were computed on, the filter verdict as an index into
+/// a small table of the distinct (plugin, status) rejections, whether raw scores are stored), and the raw
+/// scores in a dense array per Score plugin.
 #[derive(Clone, Default)]
 pub(crate) struct Memo {
     /// The spec the entries were computed for.
@@ -73,11 +74,8 @@ pub(crate) struct Memo {
     /// Whether the current pod repeats the previous one with this spec: only then are results stored and
     /// reused.
     active: bool,
-    verdict_generations: Vec<u64>,
-    /// Index into `rejections`, or [`PASSED`].
-    verdicts: Vec<u32>,
+    entries: Vec<NodeEntry>,
     rejections: Vec<(usize, Status)>,
-    score_generations: Vec<u64>,
     /// `scores[slot × n_nodes + node]`: raw scores of the profile's Score plugins.
     scores: Vec<i64>,
     n_nodes: usize,
@@ -86,8 +84,25 @@ pub(crate) struct Memo {
     failure: Option<(u64, usize, FitError)>,
 }
 
+/// What is remembered of one node, for the node state of `generation` (0: nothing, as generations start
+/// at 1).
+#[derive(Clone, Copy, Debug)]
+struct NodeEntry {
+    generation: u64,
+    /// Index into `rejections`, [`PASSED`] or [`UNKNOWN`].
+    verdict: u32,
+    has_scores: bool,
+}
+
+impl NodeEntry {
+    const EMPTY: NodeEntry = NodeEntry { generation: 0, verdict: UNKNOWN, has_scores: false };
+}
+
 /// A verdict that the node passed every filter.
 const PASSED: u32 = u32::MAX;
+
+/// No verdict stored.
+const UNKNOWN: u32 = u32::MAX - 1;
 
 /// At most this many distinct rejections are remembered per spec (they are usually a handful: one per
 /// plugin and reason); verdicts beyond them are computed again.
@@ -105,14 +120,10 @@ impl Memo {
             return false;
         }
         if !self.active {
-            // The second pod of a run: empty tables (generations start at 1, so 0 matches no node).
+            // The second pod of a run: empty tables.
             let n = cluster.node_capacity();
-            for table in [&mut self.verdict_generations, &mut self.score_generations] {
-                table.clear();
-                table.resize(n, 0);
-            }
-            self.verdicts.clear();
-            self.verdicts.resize(n, PASSED);
+            self.entries.clear();
+            self.entries.resize(n, NodeEntry::EMPTY);
             self.rejections.clear();
             self.n_nodes = n;
             self.scores.clear();
@@ -122,24 +133,32 @@ impl Memo {
         true
     }
 
+    /// The entry of `id` for the node state of `generation`, emptied first if it held another state's.
+    fn entry_for(&mut self, id: NodeId, generation: u64) -> Option<&mut NodeEntry> {
+        let entry = self.entries.get_mut(id.index())?;
+        if entry.generation != generation {
+            *entry = NodeEntry { generation, ..NodeEntry::EMPTY };
+        }
+        Some(entry)
+    }
+
     /// The stored verdict of `id` if still valid for the node state of `generation`: `Some(None)` passed,
     /// `Some(Some((plugin, status)))` rejected.
     #[inline]
     pub(crate) fn verdict(&self, id: NodeId, generation: u64) -> Option<Option<&(usize, Status)>> {
-        let idx = id.index();
-        if self.verdict_generations.get(idx) != Some(&generation) {
+        let entry = self.entries.get(id.index())?;
+        if entry.generation != generation {
             return None;
         }
-        let verdict = self.verdicts[idx];
-        Some(if verdict == PASSED { None } else { self.rejections.get(verdict as usize) })
+        match entry.verdict {
+            PASSED => Some(None),
+            UNKNOWN => None,
+            idx => Some(self.rejections.get(idx as usize)),
+        }
     }
 
     /// Stores the verdict of `id` (`None`: passed) for the node state of `generation`.
     pub(crate) fn store_verdict(&mut self, id: NodeId, generation: u64, verdict: Option<&(usize, Status)>) {
-        let idx = id.index();
-        if idx >= self.verdicts.len() {
-            return;
-        }
         let code = match verdict {
             None => PASSED,
             Some(rejection) => match self.rejections.iter().position(|r| r == rejection) {
@@ -151,14 +170,15 @@ impl Memo {
                 None => return,
             },
         };
-        self.verdict_generations[idx] = generation;
-        self.verdicts[idx] = code;
+        if let Some(entry) = self.entry_for(id, generation) {
+            entry.verdict = code;
+        }
     }
 
     /// Whether the raw scores of `id` are stored and still valid for the node state of `generation`.
     #[inline]
     pub(crate) fn has_scores(&self, id: NodeId, generation: u64) -> bool {
-        self.score_generations.get(id.index()) == Some(&generation)
+        self.entries.get(id.index()).is_some_and(|e| e.generation == generation && e.has_scores)
     }
 
     /// The stored raw scores of Score plugin `slot`, by node index; meaningful only for nodes where
@@ -171,13 +191,12 @@ impl Memo {
     /// Stores the raw scores of `id` (one per Score plugin slot) and marks them valid for the node state of
     /// `generation`.
     pub(crate) fn store_scores(&mut self, id: NodeId, generation: u64, row: impl Iterator<Item = i64>) {
+        let n_nodes = self.n_nodes;
+        let Some(entry) = self.entry_for(id, generation) else { return };
+        entry.has_scores = true;
         let idx = id.index();
-        if idx >= self.score_generations.len() {
-            return;
-        }
-        self.score_generations[idx] = generation;
         for (slot, score) in row.enumerate() {
-            self.scores[slot * self.n_nodes + idx] = score;
+            self.scores[slot * n_nodes + idx] = score;
         }
     }
 }

@@ -490,8 +490,13 @@ impl Scheduler {
                 }
             }
         } else {
-            best = totals.iter().copied().max().unwrap_or(i64::MIN);
-            n_ties = totals.iter().filter(|&&t| t == best).count();
+            for &total in totals.iter() {
+                if total > best {
+                    (best, n_ties) = (total, 1);
+                } else if total == best {
+                    n_ties += 1;
+                }
+            }
         }
         let pick = if n_ties == 1 { 0 } else { self.rng.random_range(0..n_ties) };
         let node = (0..scored.len()).filter(|&i| totals[i] == best && eligible(i)).nth(pick).map(|i| scored[i]).expect("pick < ties");
@@ -669,23 +674,29 @@ fn search_feasible(
             pos += wave_len;
             continue;
         };
-        // With the memo: evaluate the nodes it holds no verdict for and remember theirs, then walk the wave
-        // in order on the memo's verdicts.
-        miss_ids.clear();
-        miss_ids.extend(ids.iter().copied().filter(|&id| memo.verdict(id, cx.cluster.node_generation(id)).is_none()));
-        if !miss_ids.is_empty() {
-            run.evaluate(&miss_ids, &mut buf, &mut rejections);
-            let mut next = rejections.drain(..).peekable();
-            for (m, &id) in miss_ids.iter().enumerate() {
-                let verdict = next.next_if(|r| r.0 as usize == m).map(|(_, plugin, status)| (plugin, status));
-                memo.store_verdict(id, cx.cluster.node_generation(id), verdict.as_ref());
-            }
-        }
-        for &id in &ids {
+        // With the memo: walk the wave in order on the memo's verdicts; at the first node it holds no verdict
+        // for, evaluate every such node of the rest of the wave at once, remember their verdicts, and go on.
+        let mut evaluated_misses = false;
+        let mut k = 0;
+        while k < ids.len() {
+            let id = ids[k];
             match memo.verdict(id, cx.cluster.node_generation(id)) {
                 Some(None) if search.feasible.len() == num_to_find => return Ok(search),
                 Some(None) => search.feasible.push(id),
                 Some(Some((plugin, status))) => search.reject(cx, profile, id, *plugin, status.clone())?,
+                None if !evaluated_misses => {
+                    evaluated_misses = true;
+                    miss_ids.clear();
+                    miss_ids.extend(ids[k..].iter().copied().filter(|&id| memo.verdict(id, cx.cluster.node_generation(id)).is_none()));
+                    run.evaluate(&miss_ids, &mut buf, &mut rejections);
+                    let mut next = rejections.drain(..).peekable();
+                    for (m, &id) in miss_ids.iter().enumerate() {
+                        let verdict = next.next_if(|r| r.0 as usize == m).map(|(_, plugin, status)| (plugin, status));
+                        memo.store_verdict(id, cx.cluster.node_generation(id), verdict.as_ref());
+                    }
+                    // Look at this node again, now with its verdict.
+                    continue;
+                }
                 None => {
                     // Not remembered (the memo's table of distinct rejections is full): evaluate it alone.
                     run.evaluate(&[id], &mut buf, &mut rejections);
@@ -696,6 +707,7 @@ fn search_feasible(
                     }
                 }
             }
+            k += 1;
         }
         pos += wave_len;
     }
@@ -760,11 +772,16 @@ fn prioritize(
     let parallel = nodes.len() >= parallel_min_nodes && rayon::current_num_threads() > 1;
     // With the memo, node-local plugins score only the nodes whose raw scores it does not hold.
     hits.clear();
-    if let Some(m) = memo.as_deref() {
-        hits.extend(ids.iter().map(|&id| m.has_scores(id, cx.cluster.node_generation(id))));
-    }
     misses.clear();
-    misses.extend((0..hits.len()).filter(|&i| !hits[i]));
+    if let Some(m) = memo.as_deref() {
+        for (i, &id) in ids.iter().enumerate() {
+            let hit = m.has_scores(id, cx.cluster.node_generation(id));
+            hits.push(hit);
+            if !hit {
+                misses.push(i);
+            }
+        }
+    }
     let miss_nodes: Vec<&NodeInfo> = misses.iter().map(|&i| nodes[i]).collect();
     let n_slots = profile.score.len();
     miss_rows.clear();
