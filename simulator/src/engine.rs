@@ -64,6 +64,14 @@ pub enum SimError {
         /// What is wrong.
         source: ModelError,
     },
+    /// A DAG job of the workload is invalid.
+    #[error("job {name:?} of the workload: {message}")]
+    Job {
+        /// Job name.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A node event cannot be applied.
     #[error("node event at {time} s: {message}")]
     Node {
@@ -156,6 +164,8 @@ struct JobState {
     last_finish: SimTime,
     remaining_work: Micros,
     tasks: Vec<TaskState>,
+    /// Number of DAG tasks (0 for a job of plain pods).
+    n_tasks: u32,
     dag: bool,
     done: bool,
 }
@@ -483,6 +493,7 @@ impl Simulation<'_> {
                                     last_finish: self.now,
                                     remaining_work: 0,
                                     tasks: Vec::new(),
+                                    n_tasks: 0,
                                     dag: false,
                                     done: false,
                                 });
@@ -503,6 +514,14 @@ impl Simulation<'_> {
     }
 
     fn dag_arrives(&mut self, j: DagJob) -> Result<(), SimError> {
+        for (i, t) in j.tasks.iter().enumerate() {
+            if let Some(&p) = t.parents.iter().find(|&&p| p >= j.tasks.len() || p == i) {
+                return Err(SimError::Job {
+                    name: j.name.clone(),
+                    message: format!("task {:?} names task index {p} as a parent: expected another task of the job", t.name),
+                });
+            }
+        }
         let idx = self.jobs.len() as u32;
         let mut tasks: Vec<TaskState> = j
             .tasks
@@ -530,6 +549,7 @@ impl Simulation<'_> {
             unfinished: 0,
             last_finish: self.now,
             remaining_work: work,
+            n_tasks: u32::try_from(j.tasks.len()).unwrap_or(u32::MAX),
             tasks,
             dag: true,
             done: false,
@@ -805,7 +825,13 @@ impl Simulation<'_> {
     fn record_job(&mut self, job: u32) -> Result<(), SimError> {
         let j = &self.jobs[job as usize];
         if let Some(rec) = self.recorder.as_deref_mut() {
-            rec.job(&JobRecord { name: j.name.clone(), submit: j.submit, finish: j.done.then_some(j.last_finish), pods: j.pods })?;
+            rec.job(&JobRecord {
+                name: j.name.clone(),
+                submit: j.submit,
+                finish: j.done.then_some(j.last_finish),
+                pods: j.pods,
+                tasks: j.n_tasks,
+            })?;
         }
         Ok(())
     }

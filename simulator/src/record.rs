@@ -57,6 +57,8 @@ pub struct JobRecord {
     pub finish: Option<SimTime>,
     /// Pods the job ran (recreated pods count again).
     pub pods: u64,
+    /// DAG tasks (0 for a job of plain pods).
+    pub tasks: u32,
 }
 
 /// Writes `pods.csv`, `jobs.csv` and `timeseries.csv` into a directory.
@@ -89,7 +91,7 @@ impl Recorder {
         let header =
             ["name", "job", "arrival", "first_attempt", "scheduled", "bound", "start", "finish", "node", "attempts", "preempted", "lost"];
         write(&mut recorder.pods, &header)?;
-        write(&mut recorder.jobs, &["job", "submit", "finish", "jct", "pods"])?;
+        write(&mut recorder.jobs, &["job", "submit", "finish", "jct", "pods", "tasks"])?;
         Ok(recorder)
     }
 
@@ -115,7 +117,7 @@ impl Recorder {
     /// Appends a job.
     pub fn job(&mut self, r: &JobRecord) -> Result<(), RecordError> {
         let jct = r.finish.map(|f| SimTime(f.micros() - r.submit.micros()));
-        write(&mut self.jobs, &[r.name.clone(), r.submit.to_string(), time(r.finish), time(jct), r.pods.to_string()])
+        write(&mut self.jobs, &[r.name.clone(), r.submit.to_string(), time(r.finish), time(jct), r.pods.to_string(), r.tasks.to_string()])
     }
 
     /// Appends a time-series sample: `columns` names the values (written as the header with the first

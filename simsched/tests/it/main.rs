@@ -1,5 +1,7 @@
 //! The `simsched` command line, run as a user runs it.
 
+mod simulate;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;

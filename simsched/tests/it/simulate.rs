@@ -1,0 +1,258 @@
+//! `simsched run`, `compare`, `generate`, `import` and `policies`, run as a user runs them.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::{golden, simsched, stderr, stdout};
+
+const OPENB_NODES: &str = "traces/samples/openb/openb_node_list_all_node.csv";
+const OPENB_PODS: &str = "traces/samples/openb/openb_pod_list_default.csv";
+
+/// A directory under the system's temporary directory, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!("simsched-cli-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed)));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.0.join(name).display().to_string()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A small generated cluster and workload in `dir`: 20 nodes, 400 pods arriving faster than they leave.
+fn generated(dir: &TempDir) -> (String, String) {
+    let out = dir.path("gen");
+    simsched(&[
+        "generate",
+        "--nodes",
+        "20",
+        "--pods",
+        "400",
+        "--arrival",
+        "poisson:2",
+        "--node-cpu",
+        "4",
+        "--node-memory",
+        "16Gi",
+        "-o",
+        &out,
+    ])
+    .success();
+    (format!("{out}/cluster.yaml"), format!("{out}/workload.csv"))
+}
+
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn bundled_sample_summary_under_two_policies_golden() {
+    for policy in ["default", "binpack"] {
+        let a = simsched(&["run", "--cluster", OPENB_NODES, "--workload", OPENB_PODS, "--policy", policy, "-o", "json"]).success();
+        golden(&format!("run-openb-{policy}.json"), &stdout(&a));
+    }
+}
+
+#[test]
+fn run_writes_every_output_file_byte_for_byte_the_same_twice() {
+    let dir = TempDir::new();
+    let (cluster, workload) = generated(&dir);
+    let runs: Vec<Vec<Vec<u8>>> = ["a", "b"]
+        .iter()
+        .map(|name| {
+            let out = dir.path(name);
+            simsched(&[
+                "run",
+                "--cluster",
+                &cluster,
+                "--workload",
+                &workload,
+                "--policy",
+                "random",
+                "--seed",
+                "7",
+                "--interval",
+                "30s",
+                "--out",
+                &out,
+                "-q",
+            ])
+            .success();
+            ["summary.json", "pods.csv", "jobs.csv", "timeseries.csv"].iter().map(|f| read(&Path::new(&out).join(f))).collect()
+        })
+        .collect();
+    assert_eq!(runs[0], runs[1]);
+    let pods = String::from_utf8(runs[0][1].clone()).unwrap();
+    assert_eq!(pods.lines().next(), Some("name,job,arrival,first_attempt,scheduled,bound,start,finish,node,attempts,preempted,lost"));
+    assert_eq!(pods.lines().count(), 401, "one row per pod");
+    let timing: serde_json::Value = serde_json::from_slice(&read(&Path::new(&dir.path("a")).join("timing.json"))).unwrap();
+    assert!(timing["wall_seconds"].is_number() && timing["events_per_second"].is_number());
+}
+
+#[test]
+fn compare_outputs_do_not_depend_on_the_number_of_threads() {
+    let dir = TempDir::new();
+    let (cluster, workload) = generated(&dir);
+    // Per thread count: the table, compare.json, compare.csv and runs.csv.
+    let outputs: Vec<[Vec<u8>; 4]> = ["1", "3"]
+        .iter()
+        .map(|jobs| {
+            let out = dir.path(&format!("cmp{jobs}"));
+            let args = [
+                "compare",
+                "--cluster",
+                &cluster,
+                "--workload",
+                &workload,
+                "--policy",
+                "spread",
+                "--policy",
+                "random",
+                "--policy",
+                "tetris/sjf",
+                "--seeds",
+                "3",
+                "-j",
+                jobs,
+                "--out",
+                &out,
+                "-q",
+            ];
+            let a = simsched(&args).success();
+            let dir = Path::new(&out);
+            [stdout(&a).into_bytes(), read(&dir.join("compare.json")), read(&dir.join("compare.csv")), read(&dir.join("runs.csv"))]
+        })
+        .collect();
+    assert_eq!(outputs[0], outputs[1]);
+    let table = String::from_utf8(outputs[0][0].clone()).unwrap();
+    assert!(table.starts_with("Ranked by jct.mean (lower is better); mean ± standard deviation over 3 seeds"), "{table}");
+    for policy in ["spread", "random", "tetris/sjf"] {
+        assert!(table.lines().any(|l| l.split_whitespace().nth(1) == Some(policy)), "{policy} missing from\n{table}");
+    }
+    let csv = String::from_utf8(outputs[0][2].clone()).unwrap();
+    assert!(csv.starts_with("rank,policy,metric,mean,std,min,max\n"));
+    let runs = String::from_utf8(outputs[0][3].clone()).unwrap();
+    assert_eq!(runs.lines().count(), 1 + 3 * 3, "one row per (policy, seed)");
+}
+
+#[test]
+fn compare_without_arguments_replays_the_bundled_sample() {
+    let a = simsched(&["compare", "--seeds", "1", "--policy", "first-fit", "--policy", "spread"]).success();
+    let out = stdout(&a);
+    assert!(out.contains("first-fit") && out.contains("ALIBABACLOUD.COM/GPU-MILLI"), "{out}");
+}
+
+#[test]
+fn bad_rows_stop_the_run_or_are_skipped_and_counted() {
+    let dir = TempDir::new();
+    let workload = dir.path("w.csv");
+    std::fs::write(&workload, "#simsched workload v1\nname,arrival,duration,cpu,memory\na,0,10,1,1Gi\nb,1,10,lots,1Gi\nc,2,10,1,1Gi\n")
+        .unwrap();
+    let cluster = "traces/samples/compact-cluster.yaml";
+    let a = simsched(&["run", "--cluster", cluster, "--workload", &workload]).failure();
+    let err = stderr(&a);
+    assert!(err.contains("w.csv") && err.contains("line 4 column 4 (cpu)") && err.contains("\"lots\""), "{err}");
+    let a = simsched(&["run", "--cluster", cluster, "--workload", &workload, "--skip-bad-rows", "-o", "json"]).success();
+    let summary: serde_json::Value = serde_json::from_str(&stdout(&a)).unwrap();
+    assert_eq!(summary["skipped_rows"], 1);
+    assert_eq!(summary["pods"]["arrived"], 2);
+}
+
+#[test]
+fn alibaba_dag_jobs_replay_with_their_notes() {
+    let dir = TempDir::new();
+    let out = dir.path("ali");
+    let a = simsched(&[
+        "run",
+        "--cluster",
+        "traces/samples/alibaba-2018/cluster.yaml",
+        "--workload",
+        "traces/samples/alibaba-2018/batch_task_sample.csv",
+        "--policy",
+        "binpack/mjct",
+        "--until",
+        "6h",
+        "--out",
+        &out,
+    ])
+    .success();
+    assert!(stderr(&a).contains("left out 9 job(s)"), "{}", stderr(&a));
+    let jobs = String::from_utf8(read(&Path::new(&out).join("jobs.csv"))).unwrap();
+    assert_eq!(jobs.lines().next(), Some("job,submit,finish,jct,pods,tasks"));
+}
+
+#[test]
+fn generate_and_import_write_native_files_that_run() {
+    let dir = TempDir::new();
+    let (cluster, workload) = generated(&dir);
+    let text = String::from_utf8(read(Path::new(&workload))).unwrap();
+    assert!(text.starts_with("#simsched workload v1\nname,arrival,duration,cpu,memory,"));
+    assert_eq!(text.lines().count(), 402);
+    let again = TempDir::new();
+    let (_, workload_again) = generated(&again);
+    assert_eq!(read(Path::new(&workload)), read(Path::new(&workload_again)), "same seed, same workload");
+    simsched(&["run", "--cluster", &cluster, "--workload", &workload, "-q"]).success();
+
+    let out = dir.path("imported");
+    let a = simsched(&["import", "--workload", OPENB_PODS, "--nodes", OPENB_NODES, "-o", &out]).success();
+    assert!(stdout(&a).contains("(1523 nodes)") && stdout(&a).contains("8152 pods"), "{}", stdout(&a));
+    let imported = Path::new(&out);
+    let original =
+        simsched(&["run", "--cluster", OPENB_NODES, "--workload", OPENB_PODS, "--policy", "spread", "-o", "json", "-q"]).success();
+    let converted = simsched(&[
+        "run",
+        "--cluster",
+        &imported.join("cluster.yaml").display().to_string(),
+        "--workload",
+        &imported.join("workload.csv").display().to_string(),
+        "--policy",
+        "spread",
+        "-o",
+        "json",
+        "-q",
+    ])
+    .success();
+    assert_eq!(stdout(&original), stdout(&converted), "the imported files replay exactly as the trace");
+}
+
+#[test]
+fn policies_are_listed_and_printable_as_configurations() {
+    let a = simsched(&["policies"]).success();
+    let out = stdout(&a);
+    for name in ["default", "spread", "binpack", "balanced", "random", "first-fit", "best-fit", "tetris", "fifo", "sjf", "mjct"] {
+        assert!(out.contains(name), "{name} missing:\n{out}");
+    }
+    let a = simsched(&["policies", "binpack/sjf"]).success();
+    let yaml = stdout(&a);
+    assert!(
+        yaml.contains("kind: KubeSchedulerConfiguration") && yaml.contains("ShortestJobFirst") && yaml.contains("MostAllocated"),
+        "{yaml}"
+    );
+}
+
+#[test]
+fn mistakes_get_clear_errors() {
+    let cases: [(&[&str], &str); 6] = [
+        (&["run", "--cluster", OPENB_NODES, "--workload", OPENB_PODS, "--policy", "fastest"], "unknown policy \"fastest\""),
+        (&["run", "--cluster", OPENB_NODES, "--workload", OPENB_PODS, "--policy", "spread/lifo"], "unknown queue order \"lifo\""),
+        (&["run", "--cluster", OPENB_NODES, "--workload", OPENB_PODS, "--attempt-cost", "2"], "expected a number with a unit"),
+        (&["compare", "--rank-by", "speed"], "unknown metric \"speed\" for --rank-by"),
+        (&["compare", "--policy", "spread", "--policy", "spread"], "\"spread\" is given twice"),
+        (&["generate", "--nodes", "1", "--pods", "1", "--arrival", "poisson:-1", "-o", "/tmp/x"], "positive number"),
+    ];
+    for (args, expected) in cases {
+        let a = simsched(args).failure();
+        assert!(stderr(&a).contains(expected), "{args:?}: {}", stderr(&a));
+    }
+}
