@@ -121,17 +121,23 @@ fn kind_of(v: &serde_json::Value) -> &str {
     v.get("kind").and_then(serde_json::Value::as_str).unwrap_or("")
 }
 
-/// Reads a cluster file (recognised by its content: an openb node-list header, JSON, or YAML).
+/// Reads a cluster file (recognised by its content: an openb node-list header, JSON, or YAML; a `.csv` file
+/// must be an openb node list).
 pub fn read_cluster(path: &Path) -> Result<ClusterInput, TraceError> {
     parse_cluster(&read(path)?, path)
 }
 
-/// Parses a cluster file's text; `path` names it in errors.
+/// Parses a cluster file's text; `path` names it in errors, and its `.csv` extension says it must be an
+/// openb node list.
 pub fn parse_cluster(text: &str, path: &Path) -> Result<ClusterInput, TraceError> {
-    if crate::openb::is_node_list_header(text.lines().next().unwrap_or_default()) {
+    let first_line = text.lines().next().unwrap_or_default();
+    if crate::openb::is_node_list_header(first_line) {
         let nodes = crate::openb::parse_nodes(text, path)?;
         let nodes = nodes.into_iter().map(|(line, def)| Located { origin: format!("line {line}"), def }).collect();
         return Ok(ClusterInput { nodes, ..ClusterInput::default() });
+    }
+    if path.extension().is_some_and(|extension| extension.eq_ignore_ascii_case("csv")) {
+        return Err(not_a_node_list(first_line, path));
     }
     let docs = documents(text, path)?;
     let mut input = ClusterInput::default();
@@ -190,6 +196,21 @@ pub fn parse_cluster(text: &str, path: &Path) -> Result<ClusterInput, TraceError
         }
     }
     Ok(input)
+}
+
+/// The error for a CSV cluster file whose header is not an openb node list's.
+fn not_a_node_list(first_line: &str, path: &Path) -> TraceError {
+    let first_line = first_line.trim_start_matches('\u{feff}');
+    let shown: String = first_line.chars().take(80).collect();
+    let shown = if shown.len() < first_line.len() { format!("{shown}…") } else { shown };
+    let mut message = format!(
+        "a CSV cluster file must be an openb node list: expected a header with the columns {}, got {shown:?}",
+        crate::openb::NODE_COLUMNS.join(",")
+    );
+    if let Some(format) = crate::format::format_of_first_line(first_line) {
+        message.push_str(&format!(" (this is a workload in the {format} format, not a cluster file)"));
+    }
+    TraceError::new(path, "line 1", message)
 }
 
 fn add_object(input: &mut ClusterInput, kind: &str, value: serde_json::Value, origin: &str, path: &Path) -> Result<(), TraceError> {

@@ -86,9 +86,10 @@ impl Default for Alibaba2018Options {
 }
 
 /// Opens a workload file. With `format` `None`, the format is detected: `.yaml`/`.yml` files are YAML;
-/// CSV files are recognised by their first line (the native marker, the openb pod-list header, or the
-/// Alibaba 2018 `batch_task` header). The Alibaba 2018 importer reads the whole file before returning; its
-/// report is in [`WorkloadStream::notes`].
+/// CSV files are recognised by their first line (the native marker, the openb pod-list header, the
+/// Alibaba 2018 `batch_task` header, or, for the official headerless `batch_task.csv`, a first row of its
+/// shape). The Alibaba 2018 importer reads the whole file before returning; its report is in
+/// [`WorkloadStream::notes`].
 pub fn open_workload(path: &Path, format: Option<WorkloadFormat>, opts: &ReadOptions) -> Result<WorkloadStream, TraceError> {
     let format = match format {
         Some(format) => format,
@@ -120,27 +121,37 @@ pub fn detect(path: &Path) -> Result<WorkloadFormat, TraceError> {
         .map_err(|e| TraceError::new(path, "file", format!("cannot read: {e}")))?;
     let first_line = String::from_utf8_lossy(&first_line);
     let first_line = first_line.trim_start_matches('\u{feff}').trim_end_matches(['\n', '\r']);
-    if first_line.starts_with("#simsched workload") {
-        return Ok(WorkloadFormat::Native);
+    if let Some(format) = format_of_first_line(first_line) {
+        return Ok(format);
     }
-    let columns: Vec<&str> = first_line.split(',').map(str::trim).collect();
-    let has_all = |names: &[&str]| names.iter().all(|name| columns.contains(name));
-    if has_all(&crate::openb::POD_COLUMNS) {
-        return Ok(WorkloadFormat::Openb);
-    }
-    if has_all(&crate::alibaba2018::COLUMNS) {
-        return Ok(WorkloadFormat::Alibaba2018);
-    }
-    if has_all(&crate::openb::NODE_COLUMNS) {
+    if crate::openb::is_node_list_header(first_line) {
         return Err(TraceError::new(path, "line 1", "this is an openb node list: a cluster file, not a workload"));
     }
     Err(TraceError::new(
         path,
         "line 1",
         format!(
-            "cannot tell the workload format: expected a .yaml/.yml file, the line {:?}, an openb pod-list header or an Alibaba 2018 batch_task header; or name the format ({})",
+            "cannot tell the workload format: expected a .yaml/.yml file, the line {:?}, an openb pod-list header, or an Alibaba 2018 batch_task header or row; or name the format ({})",
             crate::native::MARKER,
             format_names()
         ),
     ))
+}
+
+/// The CSV workload format that a file's first line (without its line break) shows: the native marker, an
+/// openb pod-list header, an Alibaba 2018 `batch_task` header, or a headerless `batch_task` row.
+pub(crate) fn format_of_first_line(first_line: &str) -> Option<WorkloadFormat> {
+    let first_line = first_line.trim_start_matches('\u{feff}');
+    if first_line.starts_with("#simsched workload") {
+        return Some(WorkloadFormat::Native);
+    }
+    let columns: Vec<&str> = first_line.split(',').map(str::trim).collect();
+    let has_all = |names: &[&str]| names.iter().all(|name| columns.contains(name));
+    if has_all(&crate::openb::POD_COLUMNS) {
+        return Some(WorkloadFormat::Openb);
+    }
+    if has_all(&crate::alibaba2018::COLUMNS) || crate::alibaba2018::is_headerless_row(first_line) {
+        return Some(WorkloadFormat::Alibaba2018);
+    }
+    None
 }

@@ -3,16 +3,19 @@
 //! Nodes (`openb_node_list_*.csv`: `sn,cpu_milli,memory_mib,gpu,model`): allocatable `cpu` = `cpu_milli`m,
 //! `memory` = `memory_mib`Mi, `pods` = 110 (the trace has no pod limit; 110 is the kubelet default), and
 //! for GPU nodes `nvidia.com/gpu` = `gpu` and `alibabacloud.com/gpu-milli` = 1000 × `gpu`; labels
-//! `kubernetes.io/hostname` = `sn` and `alibabacloud.com/gpu-card-model` = `model` when present.
+//! `kubernetes.io/hostname` = `sn` and `alibabacloud.com/gpu-card-model` = `model` when present (a valid
+//! Kubernetes label value, else the row is an error).
 //!
 //! Pods (`openb_pod_list_*.csv`, columns read by name): arrival = `creation_time`; duration =
-//! `deletion_time − scheduled_time`, or none (runs until the simulation ends) when the pod was never
-//! scheduled in the trace; requests `cpu_milli`m and `memory_mib`Mi; a whole-GPU pod (`gpu_milli` = 1000)
-//! requests `nvidia.com/gpu` = `num_gpu` and `alibabacloud.com/gpu-milli` = 1000 × `num_gpu`; a GPU-sharing
-//! pod (`num_gpu` = 1, `gpu_milli` < 1000) requests only `alibabacloud.com/gpu-milli` = `gpu_milli`. GPU
-//! sharing is accounted in milli-GPU per node, not per device, until devices are modelled. `gpu_spec`
-//! (models joined by `|`) becomes a required node affinity on the model label; `qos` becomes the label
-//! `alibabacloud.com/qos`. `pod_phase` is not read.
+//! `deletion_time − scheduled_time`, or none (the pod runs until the simulation ends) when either is empty:
+//! the pod was never scheduled in the trace (no `scheduled_time`), or it was scheduled and still running when
+//! the trace ended (no `deletion_time`); requests `cpu_milli`m and `memory_mib`Mi; a whole-GPU pod
+//! (`gpu_milli` = 1000) requests `nvidia.com/gpu` = `num_gpu` and `alibabacloud.com/gpu-milli` = 1000 ×
+//! `num_gpu`; a GPU-sharing pod (`num_gpu` = 1, `gpu_milli` < 1000) requests only
+//! `alibabacloud.com/gpu-milli` = `gpu_milli`. GPU sharing is accounted in milli-GPU per node, not per
+//! device, until devices are modelled. `gpu_spec` (models joined by `|`, each a valid label value) becomes a
+//! required node affinity on the model label; `qos` (`LS`, `BE`, `Burstable`, `Guaranteed`, or empty)
+//! becomes the label `alibabacloud.com/qos`. `pod_phase` is not read.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -21,7 +24,7 @@ use std::sync::atomic::AtomicU64;
 
 use csv::ByteRecord;
 use scheduler_core::{
-    NodeAffinityDef, NodeDef, NodeSelectorDef, NodeSelectorOperator, NodeSelectorRequirementDef, NodeSelectorTermDef, PodDef,
+    MAX_AMOUNT, NodeAffinityDef, NodeDef, NodeSelectorDef, NodeSelectorOperator, NodeSelectorRequirementDef, NodeSelectorTermDef, PodDef,
 };
 
 use crate::csv_input::{CsvRows, Header, RowError, RowParser, SeenNames, cell, first_line_with, open_csv, read_failure};
@@ -47,6 +50,8 @@ pub const GPU_MODEL_LABEL: &str = "alibabacloud.com/gpu-card-model";
 pub const QOS_LABEL: &str = "alibabacloud.com/qos";
 /// Pods per node: the trace has no limit; this is the kubelet's default.
 pub const PODS_PER_NODE: u32 = 110;
+/// The values of the `qos` column (an empty cell is accepted too: no label).
+pub const QOS_CLASSES: [&str; 4] = ["LS", "BE", "Burstable", "Guaranteed"];
 
 /// Reads a node list.
 pub fn read_nodes(path: &Path) -> Result<Vec<NodeDef>, TraceError> {
@@ -86,6 +91,7 @@ pub fn parse_nodes(text: &str, path: &Path) -> Result<Vec<(u64, NodeDef)>, Trace
             let memory = whole_number(&record, memory_mib, line, "memory_mib")?;
             let n_gpus = whole_number(&record, gpu, line, "gpu")?;
             let model_name = cell(&record, model, line, "model")?;
+            check_gpu_model(model_name).map_err(|m| RowError::cell(line, model, "model", m))?;
             let mut allocatable = vec![
                 ("cpu".to_string(), checked(format!("{cpu}m"), true, line, cpu_milli, "cpu_milli")?),
                 ("memory".to_string(), checked(format!("{memory}Mi"), false, line, memory_mib, "memory_mib")?),
@@ -93,8 +99,7 @@ pub fn parse_nodes(text: &str, path: &Path) -> Result<Vec<(u64, NodeDef)>, Trace
             ];
             if n_gpus > 0 {
                 allocatable.push((GPU_RESOURCE.to_string(), n_gpus.to_string()));
-                allocatable
-                    .push((GPU_MILLI_RESOURCE.to_string(), checked(n_gpus.saturating_mul(1000).to_string(), false, line, gpu, "gpu")?));
+                allocatable.push((GPU_MILLI_RESOURCE.to_string(), milli_gpus(n_gpus, &record, line, gpu, "gpu")?));
             }
             let mut labels = vec![("kubernetes.io/hostname".to_string(), name.to_string())];
             if !model_name.is_empty() {
@@ -261,8 +266,7 @@ fn pod_shape(record: &ByteRecord, line: u64, columns: &PodColumns) -> Result<Pod
         (0, 0) => {}
         (1.., 1000) => {
             requests.push((GPU_RESOURCE.to_string(), n_gpus.to_string()));
-            let total = checked(n_gpus.saturating_mul(1000).to_string(), false, line, columns.num_gpu, "num_gpu")?;
-            requests.push((GPU_MILLI_RESOURCE.to_string(), total));
+            requests.push((GPU_MILLI_RESOURCE.to_string(), milli_gpus(n_gpus, record, line, columns.num_gpu, "num_gpu")?));
         }
         (1, 1..1000) => requests.push((GPU_MILLI_RESOURCE.to_string(), gpu_milli.to_string())),
         _ => {
@@ -279,6 +283,9 @@ fn pod_shape(record: &ByteRecord, line: u64, columns: &PodColumns) -> Result<Pod
     let mut def = single_container_pod(requests);
     if let Some(idx) = columns.gpu_spec {
         let models: Vec<String> = cell(record, idx, line, "gpu_spec")?.split('|').filter(|m| !m.is_empty()).map(str::to_string).collect();
+        for model in &models {
+            check_gpu_model(model).map_err(|m| RowError::cell(line, idx, "gpu_spec", m))?;
+        }
         if !models.is_empty() {
             let requirement =
                 NodeSelectorRequirementDef { key: GPU_MODEL_LABEL.to_string(), operator: NodeSelectorOperator::In, values: models };
@@ -287,9 +294,13 @@ fn pod_shape(record: &ByteRecord, line: u64, columns: &PodColumns) -> Result<Pod
         }
     }
     if let Some(idx) = columns.qos {
-        let qos = cell(record, idx, line, "qos")?;
-        if !qos.is_empty() {
-            def.labels.push((QOS_LABEL.to_string(), qos.to_string()));
+        match cell(record, idx, line, "qos")? {
+            "" => {}
+            qos if QOS_CLASSES.contains(&qos) => def.labels.push((QOS_LABEL.to_string(), qos.to_string())),
+            qos => {
+                let message = format!("expected {}, or an empty cell, got {qos:?}", QOS_CLASSES.join(", "));
+                return Err(RowError::cell(line, idx, "qos", message));
+            }
         }
     }
     Ok(def)
@@ -302,6 +313,38 @@ fn whole_number(record: &ByteRecord, idx: usize, line: u64, column_name: &str) -
         .ok()
         .filter(|n| *n >= 0 && !text.starts_with('+'))
         .ok_or_else(|| RowError::cell(line, idx, column_name, format!("expected a whole number, got {text:?}")))
+}
+
+/// `1000 × n_gpus` milli-GPUs, the GPUs read from cell `idx`; an error quotes the cell when simsched cannot
+/// account that many.
+fn milli_gpus(n_gpus: i64, record: &ByteRecord, line: u64, idx: usize, column_name: &str) -> Result<String, RowError> {
+    match n_gpus.checked_mul(1000).filter(|milli| *milli <= MAX_AMOUNT) {
+        Some(milli) => Ok(milli.to_string()),
+        None => {
+            let text = cell(record, idx, line, column_name)?;
+            let message = format!("{text:?} GPUs is more than simsched accounts: at most {} (2^53 milli-GPUs)", MAX_AMOUNT / 1000);
+            Err(RowError::cell(line, idx, column_name, message))
+        }
+    }
+}
+
+/// A GPU model, which becomes a label value (of a node, or of a pod's node-affinity requirement): empty, or
+/// what upstream's `validation.IsValidLabelValue` accepts: at most 63 characters, alphanumeric at both ends,
+/// alphanumeric, `-`, `_` or `.` inside.
+fn check_gpu_model(model: &str) -> Result<(), String> {
+    let bytes = model.as_bytes();
+    let valid = bytes.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && bytes.first().is_none_or(u8::is_ascii_alphanumeric)
+        && bytes.last().is_none_or(u8::is_ascii_alphanumeric);
+    if !valid {
+        return Err(format!(
+            "GPU model {model:?} is not a valid label value: expected letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+        ));
+    }
+    if bytes.len() > 63 {
+        return Err(format!("GPU model {model:?} is not a valid label value: it has {} characters, at most 63", bytes.len()));
+    }
+    Ok(())
 }
 
 /// A quantity built from a cell, checked as the core will check it.
@@ -317,5 +360,33 @@ fn time(record: &ByteRecord, idx: usize, line: u64, column_name: &str) -> Result
         text => parse_seconds(text)
             .map(Some)
             .ok_or_else(|| RowError::cell(line, idx, column_name, format!("expected seconds from the start of the trace, got {text:?}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_model(model: &str, valid: bool) {
+        assert_eq!(check_gpu_model(model).is_ok(), valid, "{model}");
+    }
+
+    #[test]
+    fn gpu_models_are_label_values() {
+        check_model("", true);
+        check_model("V100M16", true);
+        check_model("A10", true);
+        check_model("1", true);
+        check_model("a-b_c.d", true);
+        check_model(&"x".repeat(63), true);
+        check_model(&"x".repeat(64), false);
+        check_model("-a", false);
+        check_model("a-", false);
+        check_model("_a", false);
+        check_model(".a", false);
+        check_model("a b", false);
+        check_model("a/b", false);
+        check_model("Tésla", false);
+        check_model("Weird!", false);
     }
 }

@@ -35,6 +35,9 @@ fn the_sample_imports() {
             instances: 509_116,
             incomplete_jobs: 9,
             incomplete_tasks: 313,
+            invalid_dag_jobs: 0,
+            invalid_dag_tasks: 0,
+            first_invalid_dag: None,
             malformed_jobs: 0,
             truncated_task_names: 66
         }
@@ -163,16 +166,21 @@ fn malformed_rows_are_errors_or_skip_their_job() {
         ("M1,1.0,j_x,1,Terminated,1,2,lots,1\n", "line 2 column 8 (plan_cpu): expected a non-negative number such as 50.0, got \"lots\""),
         ("M1,1.0,j_x,1,Terminated,1,2,,1\n", "line 2 column 8 (plan_cpu): Required value: CPU per instance"),
         (
-            "M1,1.0,j_x,1,Terminated,1,2,100,1\nR2_3,1.0,j_x,1,Terminated,1,2,100,1\n",
-            "line 3 column 1 (task_name): task \"R2_3\" of job \"j_x\" depends on task 3, which the job does not have",
+            "M1,1.0,j_x,1,Terminated,1,2,100,0.12345678901234567891\n",
+            "line 2 column 9 (plan_mem): too many significant digits: expected at most 19, got 20 in \"0.12345678901234567891\"",
         ),
         (
-            "M1,1.0,j_x,1,Terminated,1,2,100,1\nR1_1,1.0,j_x,1,Terminated,1,2,100,1\n",
-            "line 3 column 1 (task_name): job \"j_x\" has this task twice (also on line 2)",
+            "M1,1.0,j_x,1,Terminated,1,2,1e30,1\n",
+            "line 2 column 8 (plan_cpu): CPU per instance is more than simsched accounts: at most 2^53 millicores",
         ),
         (
-            "M1,1.0,j_x,1,Terminated,1,2,100,1\nR2_3,1.0,j_x,1,Terminated,1,2,100,1\nR3_2,1.0,j_x,1,Terminated,1,2,100,1\n",
-            "line 4 column 1 (task_name): the tasks of job \"j_x\" form a cycle through task \"R3_2\"",
+            "M1,1.0,j_x,1,Terminated,1,2,100,1e20\n",
+            "line 2 column 9 (plan_mem): memory per instance is more than simsched accounts: at most 2^53 bytes",
+        ),
+        // Malformed and not a DAG: malformed.
+        (
+            "M1,1.0,j_x,1,Terminated,1,2,100,1\nR2_3,1.0,j_x,1,Terminated,1,2,,1\n",
+            "line 3 column 8 (plan_cpu): Required value: CPU per instance",
         ),
         ("M1,1.0,j_x,1,Terminated,1,2,100\n", "line 2: expected 9 fields as in the header, found 8"),
     ];
@@ -186,4 +194,99 @@ fn malformed_rows_are_errors_or_skip_their_job() {
         let malformed_jobs = usize::from(!expected.contains("fields"));
         assert_eq!(report.malformed_jobs, malformed_jobs, "{rows}");
     }
+}
+
+#[test]
+fn jobs_whose_tasks_are_not_a_dag_are_left_out_and_counted() {
+    let good = "M1,1.0,j_ok,1,Terminated,100,110,100,1\n";
+    let cases = [
+        (
+            "M1,1.0,j_x,1,Terminated,1,2,100,1\nR2_3,1.0,j_x,1,Terminated,1,2,100,1\n",
+            "line 3 column 1 (task_name): task \"R2_3\" of job \"j_x\" depends on task 3, which the job does not have",
+        ),
+        (
+            "M1,1.0,j_x,1,Terminated,1,2,100,1\nR1_1,1.0,j_x,1,Terminated,1,2,100,1\n",
+            "line 3 column 1 (task_name): job \"j_x\" has this task twice (also on line 2)",
+        ),
+        (
+            "task_a,1.0,j_x,1,Terminated,1,2,100,1\ntask_a,1.0,j_x,1,Terminated,1,2,100,1\n",
+            "line 3 column 1 (task_name): job \"j_x\" has this task twice (also on line 2)",
+        ),
+        (
+            "M1,1.0,j_x,1,Terminated,1,2,100,1\nR2_3,1.0,j_x,1,Terminated,1,2,100,1\nR3_2,1.0,j_x,1,Terminated,1,2,100,1\n",
+            "line 4 column 1 (task_name): the tasks of job \"j_x\" form a cycle through task \"R3_2\"",
+        ),
+        (
+            "M1,1.0,j_x,1,Terminated,1,2,100,1\nR2_2,1.0,j_x,1,Terminated,1,2,100,1\n",
+            "line 3 column 1 (task_name): task \"R2_2\" of job \"j_x\" depends on itself",
+        ),
+    ];
+    for (idx, (rows, expected)) in cases.into_iter().enumerate() {
+        let path = scratch_file(&format!("alibaba-not-a-dag-{idx}.csv"), &format!("{HEADER}{rows}{good}"));
+        for skip_bad_rows in [false, true] {
+            let opts = ReadOptions { skip_bad_rows, ..ReadOptions::default() };
+            let (items, report, skipped) = import(&path, &opts).unwrap();
+            assert_eq!(jobs(&items).iter().map(|j| j.name.as_str()).collect::<Vec<_>>(), ["j_ok"], "{rows}");
+            let n_tasks = rows.lines().count();
+            assert_eq!(
+                report,
+                Alibaba2018Report {
+                    jobs: 1,
+                    tasks: 1,
+                    instances: 1,
+                    invalid_dag_jobs: 1,
+                    invalid_dag_tasks: n_tasks,
+                    first_invalid_dag: Some(expected.to_string()),
+                    ..Alibaba2018Report::default()
+                },
+                "{rows}"
+            );
+            assert_eq!(skipped, 0, "not malformed rows: {rows}");
+            assert_eq!(
+                report.notes()[1],
+                format!(
+                    "left out 1 job(s) ({n_tasks} task(s)) whose tasks do not form a DAG: a parent the job does not have, a task twice, or a cycle; the first: {expected}"
+                )
+            );
+        }
+    }
+    // Counted per job; the note locates the first.
+    let rows = "R2_3,1.0,j_y,1,Terminated,1,2,100,1\nM1,1.0,j_y,1,Terminated,1,2,100,1\nM1,1.0,j_x,1,Terminated,1,2,100,1\nR2_2,1.0,j_x,1,Terminated,1,2,100,1\n";
+    let path = scratch_file("alibaba-not-a-dag-two.csv", &format!("{HEADER}{rows}{good}"));
+    let (_, report, _) = import(&path, &ReadOptions::default()).unwrap();
+    assert_eq!((report.jobs, report.invalid_dag_jobs, report.invalid_dag_tasks), (1, 2, 4));
+    assert_eq!(
+        report.first_invalid_dag.as_deref(),
+        Some("line 2 column 1 (task_name): task \"R2_3\" of job \"j_y\" depends on task 3, which the job does not have")
+    );
+    // A job that did not complete is counted as incomplete, whatever its DAG.
+    let rows = "M1,1.0,j_x,1,Running,1,2,100,1\nR2_3,1.0,j_x,1,Terminated,1,2,100,1\n";
+    let path = scratch_file("alibaba-not-a-dag-incomplete.csv", &format!("{HEADER}{rows}{good}"));
+    let (_, report, _) = import(&path, &ReadOptions::default()).unwrap();
+    assert_eq!((report.incomplete_jobs, report.invalid_dag_jobs), (1, 0));
+}
+
+#[test]
+fn many_decimals_are_exact_and_tiny_amounts_request_one_unit() {
+    let rows = "M1,1.0,j_a,1,Terminated,1,2,1e-40,0.0000000000000000000000000000000000000000000000001\nM1,1.0,j_b,1,Terminated,1,2,33.3333333333333333,0.1234567890123456789\n";
+    let path = scratch_file("alibaba-decimals.csv", &format!("{HEADER}{rows}"));
+    let (items, _, _) = import(&path, &ReadOptions::default()).unwrap();
+    let requests: Vec<_> = jobs(&items).iter().map(|j| j.tasks[0].spec.containers[0].requests.clone()).collect();
+    let pair = |cpu: &str, memory: &str| vec![("cpu".to_string(), cpu.to_string()), ("memory".to_string(), memory.to_string())];
+    // 33.3333333333333333 × 1000m / 100 = 333.33…m → 334m; 0.1234567890123456789 × 384Gi / 100 = 509,033,156.4… bytes.
+    assert_eq!(requests, [pair("1m", "1"), pair("334m", "509033157")]);
+}
+
+#[test]
+fn the_official_headerless_file_is_detected() {
+    let text = std::fs::read_to_string(sample("alibaba-2018/batch_task_sample.csv")).unwrap();
+    let headerless = scratch_file("batch_task.csv", text.split_once('\n').unwrap().1);
+    assert_eq!(traces::format::detect(&headerless).map_err(|e| e.to_string()), Ok(WorkloadFormat::Alibaba2018));
+    let detected = traces::open_workload(&headerless, None, &ReadOptions::default()).unwrap();
+    let named = traces::open_workload(&sample("alibaba-2018/batch_task_sample.csv"), None, &ReadOptions::default()).unwrap();
+    assert_eq!(detected.notes(), named.notes());
+    assert_eq!(detected.count(), 415);
+    // The first row decides; one that is not of that shape is not guessed at.
+    let odd = scratch_file("batch_task-odd.csv", "M1,1.0,job-1,1,Terminated,1,2,100,1\n");
+    assert!(traces::format::detect(&odd).unwrap_err().message.starts_with("cannot tell the workload format"));
 }

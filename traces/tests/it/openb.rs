@@ -173,7 +173,7 @@ fn formats_are_detected() {
     let unknown = scratch_file("unknown.csv", "a,b,c\n");
     assert_eq!(
         traces::format::detect(&unknown).unwrap_err().message,
-        "cannot tell the workload format: expected a .yaml/.yml file, the line \"#simsched workload v1\", an openb pod-list header or an Alibaba 2018 batch_task header; or name the format (native, yaml, openb, alibaba2018)"
+        "cannot tell the workload format: expected a .yaml/.yml file, the line \"#simsched workload v1\", an openb pod-list header, or an Alibaba 2018 batch_task header or row; or name the format (native, yaml, openb, alibaba2018)"
     );
     let native = scratch_file("detected.csv", "#simsched workload v1\nname,arrival,cpu,memory\n");
     assert_eq!(traces::format::detect(&native).unwrap(), WorkloadFormat::Native);
@@ -184,4 +184,140 @@ fn formats_are_detected() {
         "csv".parse::<WorkloadFormat>().unwrap_err().to_string(),
         "unknown workload format \"csv\": expected native, yaml, openb, alibaba2018"
     );
+}
+
+#[test]
+fn a_csv_cluster_file_that_is_not_a_node_list_is_a_clear_error() {
+    let path = scratch_file("not-a-node-list.csv", "host,cores,memory\nn1,4,16Gi\n");
+    assert_eq!(
+        traces::read_cluster(&path).unwrap_err().to_string(),
+        format!(
+            "{}: line 1: a CSV cluster file must be an openb node list: expected a header with the columns sn,cpu_milli,memory_mib,gpu,model, got \"host,cores,memory\"",
+            path.display()
+        )
+    );
+    // A node list missing a column is not a node list either.
+    let err = traces::parse_cluster("sn,cpu_milli,memory_mib,gpu\nn1,1000,1,0\n", Path::new("nodes.CSV")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "nodes.CSV: line 1: a CSV cluster file must be an openb node list: expected a header with the columns sn,cpu_milli,memory_mib,gpu,model, got \"sn,cpu_milli,memory_mib,gpu\""
+    );
+    let err = traces::parse_cluster("", Path::new("empty.csv")).unwrap_err();
+    assert_eq!(
+        err.message,
+        "a CSV cluster file must be an openb node list: expected a header with the columns sn,cpu_milli,memory_mib,gpu,model, got \"\""
+    );
+    // A workload given as a cluster file is named as one.
+    let err = traces::read_cluster(&sample("openb/openb_pod_list_default.csv")).unwrap_err();
+    assert_eq!(
+        (err.location.as_str(), err.message.ends_with("(this is a workload in the openb format, not a cluster file)")),
+        ("line 1", true),
+        "{err}"
+    );
+    let err = traces::parse_cluster("#simsched workload v1\nname,arrival,cpu,memory\n", Path::new("w.csv")).unwrap_err();
+    assert!(err.message.ends_with("(this is a workload in the native format, not a cluster file)"), "{err}");
+}
+
+/// Imports openb pod-list `rows` (after the header); an error is `location: message`.
+fn import_pods(name: &str, rows: &str, opts: &ReadOptions) -> Result<Vec<traces::WorkloadItem>, String> {
+    let header = "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time\n";
+    let path = scratch_file(name, &format!("{header}{rows}"));
+    read_workload(&path, Some(WorkloadFormat::Openb), opts)
+}
+
+#[test]
+fn qos_takes_the_documented_values_or_nothing() {
+    let rows = "a,1,1,0,0,,LS,Running,0,1,0\nb,1,1,0,0,,BE,Running,0,1,0\nc,1,1,0,0,,Burstable,Running,0,1,0\nd,1,1,0,0,,Guaranteed,Running,0,1,0\ne,1,1,0,0,,,Running,0,1,0\n";
+    let items = import_pods("openb-qos.csv", rows, &ReadOptions::default()).unwrap();
+    let labels: Vec<_> = pods(&items).iter().map(|p| p.spec.labels.clone()).collect();
+    let qos = |value: &str| pairs(&[("alibabacloud.com/qos", value)]);
+    assert_eq!(labels, [qos("LS"), qos("BE"), qos("Burstable"), qos("Guaranteed"), Vec::new()]);
+    for (idx, value) in ["Weird QoS!", "ls", "BestEffort", " LS"].into_iter().enumerate() {
+        assert_eq!(
+            import_pods(&format!("openb-bad-qos-{idx}.csv"), &format!("p,1,1,0,0,,{value},Running,0,1,0\n"), &ReadOptions::default())
+                .map(|i| i.len()),
+            Err(format!("line 2 column 7 (qos): expected LS, BE, Burstable, Guaranteed, or an empty cell, got {value:?}"))
+        );
+    }
+    // A bad QoS is a bad row: skipped and counted with skip_bad_rows.
+    let path = scratch_file(
+        "openb-bad-qos-skipped.csv",
+        &format!(
+            "name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,pod_phase,creation_time,deletion_time,scheduled_time\n{rows}f,1,1,0,0,,Weird,Running,0,1,0\n"
+        ),
+    );
+    let stream = traces::open_workload(&path, None, &ReadOptions { skip_bad_rows: true, ..ReadOptions::default() }).unwrap();
+    let skipped = stream.skipped_counter();
+    assert_eq!(stream.count(), 5);
+    assert_eq!(skipped.load(std::sync::atomic::Ordering::Relaxed), 1);
+}
+
+#[test]
+fn gpu_models_must_be_label_values() {
+    let items = import_pods("openb-models.csv", "p,1,1,1,1000,A10|G2|V100M16|a-b_c.d,LS,Running,0,1,0\n", &ReadOptions::default()).unwrap();
+    let required = pods(&items)[0].spec.node_affinity.as_ref().unwrap().required.as_ref().unwrap();
+    assert_eq!(required.terms[0].match_expressions[0].values, ["A10", "G2", "V100M16", "a-b_c.d"]);
+    let long = "V".repeat(64);
+    let cases = [
+        (
+            "V100 M16|T4",
+            "GPU model \"V100 M16\" is not a valid label value: expected letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
+        ),
+        (
+            "T4|-T4",
+            "GPU model \"-T4\" is not a valid label value: expected letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
+        ),
+        (
+            "T4.",
+            "GPU model \"T4.\" is not a valid label value: expected letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
+        ),
+        (
+            "Tésla",
+            "GPU model \"Tésla\" is not a valid label value: expected letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
+        ),
+        (long.as_str(), &*format!("GPU model {long:?} is not a valid label value: it has 64 characters, at most 63")),
+    ];
+    for (idx, (spec, expected)) in cases.into_iter().enumerate() {
+        let rows = format!("p,1,1,1,1000,{spec},LS,Running,0,1,0\n");
+        assert_eq!(
+            import_pods(&format!("openb-bad-spec-{idx}.csv"), &rows, &ReadOptions::default()).map(|i| i.len()),
+            Err(format!("line 2 column 6 (gpu_spec): {expected}"))
+        );
+    }
+    // The node list's model becomes a label value too.
+    let ok = traces::parse_cluster("sn,cpu_milli,memory_mib,gpu,model\nn1,1000,1,1,V100M16\nn2,1000,1,0,\n", Path::new("n.csv")).unwrap();
+    assert_eq!(ok.nodes[0].def.labels[1], ("alibabacloud.com/gpu-card-model".to_string(), "V100M16".to_string()));
+    let err = traces::parse_cluster("sn,cpu_milli,memory_mib,gpu,model\nn1,1000,1,1,Tesla V100\n", Path::new("n.csv")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "n.csv: line 2 column 5 (model): GPU model \"Tesla V100\" is not a valid label value: expected letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+    );
+}
+
+#[test]
+fn oversized_gpu_counts_are_quoted_as_written() {
+    let err =
+        traces::parse_cluster("sn,cpu_milli,memory_mib,gpu,model\nn1,1000,1,9223372036854775807,T4\n", Path::new("n.csv")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "n.csv: line 2 column 4 (gpu): \"9223372036854775807\" GPUs is more than simsched accounts: at most 9007199254740 (2^53 milli-GPUs)"
+    );
+    let err = traces::parse_cluster("sn,cpu_milli,memory_mib,gpu,model\nn1,1000,1,9007199254741,T4\n", Path::new("n.csv")).unwrap_err();
+    assert_eq!(err.message, "\"9007199254741\" GPUs is more than simsched accounts: at most 9007199254740 (2^53 milli-GPUs)");
+    let most = traces::parse_cluster("sn,cpu_milli,memory_mib,gpu,model\nn1,1000,1,9007199254740,T4\n", Path::new("n.csv")).unwrap();
+    assert!(most.nodes[0].def.allocatable.contains(&("alibabacloud.com/gpu-milli".to_string(), "9007199254740000".to_string())));
+    assert_eq!(
+        import_pods("openb-many-gpus.csv", "p,1,1,9223372036854775807,1000,,LS,Running,0,1,0\n", &ReadOptions::default()).map(|i| i.len()),
+        Err("line 2 column 4 (num_gpu): \"9223372036854775807\" GPUs is more than simsched accounts: at most 9007199254740 (2^53 milli-GPUs)".to_string())
+    );
+}
+
+#[test]
+fn a_pod_without_a_duration_runs_until_the_end() {
+    // Never scheduled (the 897 pending pods of the default list), or scheduled and not deleted when the
+    // trace ended (none in the default list).
+    let rows = "never,1,1,0,0,,BE,Pending,5,9,\nstill-running,1,1,0,0,,LS,Running,6,,7\nended,1,1,0,0,,LS,Running,8,20,10\n";
+    let items = import_pods("openb-durations.csv", rows, &ReadOptions::default()).unwrap();
+    let durations: Vec<_> = pods(&items).iter().map(|p| (p.name.as_str(), p.time, p.duration)).collect();
+    assert_eq!(durations, [("never", 5_000_000, None), ("still-running", 6_000_000, None), ("ended", 8_000_000, Some(10_000_000))]);
 }
