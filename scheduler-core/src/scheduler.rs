@@ -200,6 +200,7 @@ pub struct Scheduler {
     use_memo: bool,
     failure_reasons: bool,
     scratch: Scratch,
+    search_buffers: SearchBuffers,
 }
 
 impl Scheduler {
@@ -216,6 +217,7 @@ impl Scheduler {
             use_memo: true,
             failure_reasons: true,
             scratch: Scratch::default(),
+            search_buffers: SearchBuffers::default(),
         }
     }
 
@@ -441,25 +443,40 @@ impl Scheduler {
             profile.filter.iter().filter(|s| !skip_filter[s.plugin] && s.imp.applies_to(pod)).collect();
         let mut memo = if opts.advance && self.use_memo { self.memos[profile_idx].begin(pod, cluster, profile.score.len()) } else { None };
         let filter_memo = if filters.iter().all(|f| f.imp.node_local()) { memo.as_deref_mut() } else { None };
-        let search =
-            search_feasible(&cx, pod, nodes, start, num_to_find, &filters, &filter_state, self.parallel_min_nodes, profile, filter_memo)?;
+        let search = search_feasible(
+            &cx,
+            pod,
+            nodes,
+            start,
+            num_to_find,
+            &filters,
+            &filter_state,
+            self.parallel_min_nodes,
+            profile,
+            filter_memo,
+            &mut self.search_buffers,
+        )?;
         let evaluated = search.feasible.len() + search.n_failures;
         if opts.advance {
             self.next_start_node_index = (self.next_start_node_index + evaluated) % all_nodes.len();
         }
-        let mut diagnosis = Diagnosis { absent_status, unschedulable_plugins: plugins_with_nodes, ..Diagnosis::default() };
-        // Every status in the failures is a rejection (search_feasible turns anything else into an error).
-        diagnosis.unschedulable_plugins.extend(search.rejecting_plugins.iter().enumerate().filter(|&(_, &r)| r).map(|(p, _)| p));
-        diagnosis.node_statuses = search.failures;
         let feasible = search.feasible;
-        if let Some(t) = trace.as_deref_mut() {
-            t.feasible = feasible.clone();
-        }
-        if feasible.is_empty() {
-            return Err(unschedulable(all_nodes.len(), diagnosis, trace));
-        }
-        if let Some(t) = trace.as_deref_mut() {
-            t.diagnosis = diagnosis;
+        if feasible.is_empty() || trace.is_some() {
+            // The diagnosis: for the FitError, or for explain.
+            let mut diagnosis = Diagnosis { absent_status, unschedulable_plugins: plugins_with_nodes, ..Diagnosis::default() };
+            // Every status in the failures is a rejection (search_feasible turns anything else into an error).
+            diagnosis.unschedulable_plugins.extend(search.rejecting_plugins.iter().enumerate().filter(|&(_, &r)| r).map(|(p, _)| p));
+            diagnosis.node_statuses = search.failures;
+            if feasible.is_empty() {
+                if let Some(t) = trace.as_deref_mut() {
+                    t.feasible = Vec::new();
+                }
+                return Err(unschedulable(all_nodes.len(), diagnosis, trace));
+            }
+            if let Some(t) = trace.as_deref_mut() {
+                t.feasible = feasible.clone();
+                t.diagnosis = diagnosis;
+            }
         }
         if feasible.len() == 1 && !opts.score_all_nodes {
             return Ok(ScheduleResult { node: feasible[0], evaluated_nodes: evaluated, feasible_nodes: 1 });
@@ -467,7 +484,7 @@ impl Scheduler {
 
         // Score.
         let scored: &[NodeId] = if opts.score_all_nodes { all_nodes } else { &feasible };
-        let infos: Vec<&NodeInfo> = scored.iter().map(|&n| cluster.node(n)).collect();
+        let infos: Vec<&NodeInfo> = cluster.nodes_in_order(scored).collect();
         let score_memo = memo;
         let scratch = &mut self.scratch;
         prioritize(&cx, pod, profile, scored, &infos, self.parallel_min_nodes, score_memo, scratch, trace.as_deref_mut())?;
@@ -523,6 +540,14 @@ struct Search {
 
 type FilterSlot = crate::profile::Slot<dyn crate::framework::FilterPlugin>;
 
+/// Buffers of the filter search, kept between cycles so that a cycle allocates little.
+#[derive(Clone, Default)]
+struct SearchBuffers {
+    ids: Vec<NodeId>,
+    miss_ids: Vec<NodeId>,
+    rejections: Vec<(u32, usize, Status)>,
+}
+
 /// Buffers of one chunk evaluation, reused across chunks.
 #[derive(Default)]
 struct ChunkBuffers<'a> {
@@ -547,7 +572,7 @@ fn evaluate_chunk<'a>(
     buf.alive.clear();
     buf.alive.extend(0..ids.len() as u32);
     buf.refs.clear();
-    buf.refs.extend(ids.iter().map(|&id| cx.cluster.node(id)));
+    buf.refs.extend(cx.cluster.nodes_in_order(ids));
     for slot in filters {
         if buf.alive.is_empty() {
             break;
@@ -626,6 +651,7 @@ fn search_feasible(
     parallel_min_nodes: usize,
     profile: &Profile,
     mut memo: Option<&mut Memo>,
+    bufs: &mut SearchBuffers,
 ) -> Result<Search, ScheduleError> {
     let n = nodes.len();
     let mut search = Search {
@@ -653,16 +679,14 @@ fn search_feasible(
     let run = FilterRun { cx, pod, filters, state, parallel };
     let wave = if parallel { FILTER_CHUNK * rayon::current_num_threads() * 2 } else { FILTER_CHUNK };
     let mut buf = ChunkBuffers::default();
-    let mut ids: Vec<NodeId> = Vec::with_capacity(wave);
-    let mut rejections = Vec::new();
-    let mut miss_ids: Vec<NodeId> = Vec::new();
+    let SearchBuffers { ids, miss_ids, rejections } = bufs;
     let mut pos = 0;
     while pos < n {
         let wave_len = wave.min(n - pos);
         ids.clear();
-        rotated(pos, wave_len, &mut ids);
+        rotated(pos, wave_len, ids);
         let Some(memo) = memo.as_deref_mut() else {
-            run.evaluate(&ids, &mut buf, &mut rejections);
+            run.evaluate(ids, &mut buf, rejections);
             let mut next = rejections.drain(..).peekable();
             for (k, &id) in ids.iter().enumerate() {
                 match next.next_if(|r| r.0 as usize == k) {
@@ -688,7 +712,7 @@ fn search_feasible(
                     evaluated_misses = true;
                     miss_ids.clear();
                     miss_ids.extend(ids[k..].iter().copied().filter(|&id| memo.verdict(id, cx.cluster.node_generation(id)).is_none()));
-                    run.evaluate(&miss_ids, &mut buf, &mut rejections);
+                    run.evaluate(miss_ids, &mut buf, rejections);
                     let mut next = rejections.drain(..).peekable();
                     for (m, &id) in miss_ids.iter().enumerate() {
                         let verdict = next.next_if(|r| r.0 as usize == m).map(|(_, plugin, status)| (plugin, status));
@@ -699,7 +723,7 @@ fn search_feasible(
                 }
                 None => {
                     // Not remembered (the memo's table of distinct rejections is full): evaluate it alone.
-                    run.evaluate(&[id], &mut buf, &mut rejections);
+                    run.evaluate(&[id], &mut buf, rejections);
                     match rejections.pop() {
                         Some((_, plugin, status)) => search.reject(cx, profile, id, plugin, status)?,
                         None if search.feasible.len() == num_to_find => return Ok(search),
@@ -795,18 +819,23 @@ fn prioritize(
         let failed = |s: Status| ScheduleError::Internal(format!("running Score plugins: plugin {name:?} failed with: {}", s.message()));
         match memo.as_deref() {
             Some(m) if slot.imp.node_local() => {
-                let stored = m.slot_scores(slot_idx);
-                for ((score, &hit), id) in scores.iter_mut().zip(hits.iter()).zip(ids) {
-                    if hit {
-                        *score = stored[id.index()];
-                    }
-                }
                 computed.clear();
                 computed.resize(misses.len(), 0);
                 slot.imp.score_nodes(cx, pod, &miss_nodes, state, computed).map_err(failed)?;
-                for (k, (&i, &s)) in misses.iter().zip(computed.iter()).enumerate() {
-                    scores[i] = s;
+                for (k, &s) in computed.iter().enumerate() {
                     miss_rows[k * n_slots + slot_idx] = s;
+                }
+                let stored = m.slot_scores(slot_idx);
+                if !slot.imp.has_normalize() && trace.is_none() {
+                    // Stored or computed raw scores straight into the totals, in one pass.
+                    if let Some(bad) = add_weighted(totals, ids, hits, stored, computed, slot.weight) {
+                        return Err(invalid_score(name, bad));
+                    }
+                    continue;
+                }
+                let mut next_miss = computed.iter();
+                for ((score, &hit), id) in scores.iter_mut().zip(hits.iter()).zip(ids) {
+                    *score = if hit { stored[id.index()] } else { next_miss.next().copied().unwrap_or_default() };
                 }
             }
             _ if parallel => {
@@ -838,9 +867,7 @@ fn prioritize(
         }
         if !in_range {
             let s = scores.iter().find(|&&s| !(MIN_NODE_SCORE..=MAX_NODE_SCORE).contains(&s)).copied().unwrap_or_default();
-            return Err(ScheduleError::Internal(format!(
-                "applying score defaultWeights on Score plugins: plugin {name:?} returns an invalid score {s}, it should in the range of [{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing"
-            )));
+            return Err(invalid_score(name, s));
         }
         if let (Some(t), Some(raw)) = (trace.as_deref_mut(), raw) {
             t.scores.push((slot.plugin, slot.weight, raw, scores.clone()));
@@ -853,6 +880,34 @@ fn prioritize(
         }
     }
     Ok(())
+}
+
+/// Adds `weight ×` each node's raw score to its total: the stored score for a node the memo holds (`hits`),
+/// else the next of `computed`. Returns the first score outside the node score range, if any (the totals
+/// are then meaningless).
+fn add_weighted(totals: &mut [i64], ids: &[NodeId], hits: &[bool], stored: &[i64], computed: &[i64], weight: i64) -> Option<i64> {
+    let mut next_miss = computed.iter();
+    let mut in_range = true;
+    for ((total, &hit), id) in totals.iter_mut().zip(hits).zip(ids) {
+        let s = if hit { stored[id.index()] } else { next_miss.next().copied().unwrap_or_default() };
+        in_range &= (MIN_NODE_SCORE..=MAX_NODE_SCORE).contains(&s);
+        *total += s * weight;
+    }
+    if in_range {
+        return None;
+    }
+    let mut next_miss = computed.iter();
+    hits.iter()
+        .zip(ids)
+        .map(|(&hit, id)| if hit { stored[id.index()] } else { next_miss.next().copied().unwrap_or_default() })
+        .find(|s| !(MIN_NODE_SCORE..=MAX_NODE_SCORE).contains(s))
+}
+
+/// Upstream's error for a score outside the node score range after normalisation.
+fn invalid_score(plugin: &str, score: i64) -> ScheduleError {
+    ScheduleError::Internal(format!(
+        "applying score defaultWeights on Score plugins: plugin {plugin:?} returns an invalid score {score}, it should in the range of [{MIN_NODE_SCORE}, {MAX_NODE_SCORE}] after normalizing"
+    ))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ mod explain;
 mod generate;
 mod import;
 mod policies;
+mod prefetch;
 mod progress;
 mod run;
 mod setup;

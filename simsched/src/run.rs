@@ -9,6 +9,7 @@ use clap::ValueEnum;
 
 use simulator::{Progress, Recorder, Summary, Timing, simulate};
 
+use crate::prefetch::prefetched;
 use crate::progress::DelayedProgress;
 use crate::setup::{PolicyChoice, Scenario, SimSettings, WorkloadArgs, print_notes};
 use crate::table::{human_seconds, percent, table, write_rows};
@@ -95,7 +96,8 @@ pub fn run(args: &Args) -> Result<()> {
         }
         None => None,
     };
-    let workload = scenario.open_workload().context("failed to load the workload")?;
+    // Parsing the workload overlaps with the simulation (a run is otherwise one thread).
+    let workload = prefetched(scenario.open_workload().context("failed to load the workload")?);
     let progress = DelayedProgress::new(None, args.settings.quiet);
     let started = Instant::now();
     let summary = simulate(
@@ -164,7 +166,10 @@ pub fn write_summary(out: &mut impl Write, s: &Summary, timing: &Timing) -> Resu
             pods.push_str(&format!("   {count} {what}"));
         }
     }
-    let allocation: Vec<String> = s.allocation.iter().map(|(resource, v)| format!("{resource} {}", percent(*v))).collect();
+    // cpu and memory first, then the other resources by name.
+    let mut resources: Vec<(&String, &f64)> = s.allocation.iter().collect();
+    resources.sort_by_key(|(r, _)| (r.as_str() != "cpu", r.as_str() != "memory", r.as_str()));
+    let allocation: Vec<String> = resources.iter().map(|(resource, v)| format!("{resource} {}", percent(**v))).collect();
     let rows = [
         ("Policy", s.policy.clone()),
         ("Seed", s.seed.to_string()),
