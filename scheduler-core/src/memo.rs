@@ -65,7 +65,7 @@ impl Memos {
 /// The results remembered for one pod spec. Laid out for the cycle's sweep over hundreds of nodes: per
 /// node one 16-byte entry (the generation its results were computed on, the filter verdict as an index into
 /// a small table of the distinct (plugin, status) rejections, whether raw scores are stored), and the raw
-/// scores in a dense array per Score plugin.
+/// scores in a row per node.
 #[derive(Clone, Default)]
 pub(crate) struct Memo {
     /// The spec the entries were computed for.
@@ -76,9 +76,9 @@ pub(crate) struct Memo {
     active: bool,
     entries: Vec<NodeEntry>,
     rejections: Vec<(usize, Status)>,
-    /// `scores[slot × n_nodes + node]`: raw scores of the profile's Score plugins.
+    /// `scores[node × n_slots + slot]`: raw scores of the profile's Score plugins, a row per node.
     scores: Vec<i64>,
-    n_nodes: usize,
+    n_slots: usize,
     /// The last cycle for this spec failed: (the cluster's state generation then, how far it advanced the
     /// rotating start index, its error).
     failure: Option<(u64, usize, FitError)>,
@@ -125,7 +125,7 @@ impl Memo {
             self.entries.clear();
             self.entries.resize(n, NodeEntry::EMPTY);
             self.rejections.clear();
-            self.n_nodes = n;
+            self.n_slots = n_score_slots;
             self.scores.clear();
             self.scores.resize(n * n_score_slots, 0);
             self.active = true;
@@ -181,23 +181,24 @@ impl Memo {
         self.entries.get(id.index()).is_some_and(|e| e.generation == generation && e.has_scores)
     }
 
-    /// The stored raw scores of Score plugin `slot`, by node index; meaningful only for nodes where
-    /// [`Memo::has_scores`].
+    /// The stored raw scores, a row of one per Score plugin slot per node (`[node × n_slots + slot]`);
+    /// meaningful only where [`Memo::has_scores`].
     #[inline]
-    pub(crate) fn slot_scores(&self, slot: usize) -> &[i64] {
-        &self.scores[slot * self.n_nodes..(slot + 1) * self.n_nodes]
+    pub(crate) fn rows(&self) -> &[i64] {
+        &self.scores
     }
 
     /// Stores the raw scores of `id` (one per Score plugin slot) and marks them valid for the node state of
-    /// `generation`.
-    pub(crate) fn store_scores(&mut self, id: NodeId, generation: u64, row: impl Iterator<Item = i64>) {
-        let n_nodes = self.n_nodes;
-        let Some(entry) = self.entry_for(id, generation) else { return };
-        entry.has_scores = true;
-        let idx = id.index();
-        for (slot, score) in row.enumerate() {
-            self.scores[slot * n_nodes + idx] = score;
+    /// `generation`. Returns false if `id` is not a node the memo was sized for.
+    pub(crate) fn store_scores(&mut self, id: NodeId, generation: u64, row: impl Iterator<Item = i64>) -> bool {
+        let n = self.n_slots;
+        let Some(stored) = self.scores.get_mut(id.index() * n..(id.index() + 1) * n) else { return false };
+        for (stored, score) in stored.iter_mut().zip(row) {
+            *stored = score;
         }
+        let Some(entry) = self.entry_for(id, generation) else { return false };
+        entry.has_scores = true;
+        true
     }
 }
 
@@ -254,7 +255,7 @@ mod tests {
         m.store_verdict(a, c.node_generation(a), Some(&(3, Status::unschedulable("no"))));
         m.store_scores(a, c.node_generation(a), [7, 9].into_iter());
         assert_eq!(m.verdict(a, c.node_generation(a)), Some(Some(&(3, Status::unschedulable("no")))));
-        assert!(m.has_scores(a, c.node_generation(a)) && m.slot_scores(1)[a.index()] == 9);
+        assert!(m.has_scores(a, c.node_generation(a)) && m.rows()[a.index() * 2..][..2] == [7, 9]);
         let b = c.node_id("b").unwrap();
         assert_eq!(m.verdict(b, c.node_generation(b)), None);
         // Binding a pod to a changes its state: its entries no longer hold.

@@ -186,6 +186,9 @@ struct Scratch {
     hits: Vec<bool>,
     misses: Vec<usize>,
     miss_rows: Vec<i64>,
+    weights: Vec<i64>,
+    /// The highest total and how many nodes have it, when scoring found them on the way.
+    best: Option<(i64, usize)>,
 }
 
 /// A scheduler: profiles, the rotating start index, and the tie-breaking RNG.
@@ -484,7 +487,8 @@ impl Scheduler {
 
         // Score.
         let scored: &[NodeId] = if opts.score_all_nodes { all_nodes } else { &feasible };
-        let infos: Vec<&NodeInfo> = cluster.nodes_in_order(scored).collect();
+        let mut infos: Vec<&NodeInfo> = recycle(std::mem::take(&mut self.search_buffers.infos));
+        infos.extend(cluster.nodes_in_order(scored));
         let score_memo = memo;
         let scratch = &mut self.scratch;
         prioritize(&cx, pod, profile, scored, &infos, self.parallel_min_nodes, score_memo, scratch, trace.as_deref_mut())?;
@@ -498,7 +502,9 @@ impl Scheduler {
         // (upstream pre-1.36 drew once per tied node; the distribution is the same).
         let eligible = |i: usize| !opts.score_all_nodes || feasible.contains(&scored[i]);
         let (mut best, mut n_ties) = (i64::MIN, 0usize);
-        if opts.score_all_nodes {
+        if let Some(found) = scratch.best.filter(|_| !opts.score_all_nodes) {
+            (best, n_ties) = found;
+        } else if opts.score_all_nodes {
             for (_, &total) in totals.iter().enumerate().filter(|&(i, _)| eligible(i)) {
                 if total > best {
                     (best, n_ties) = (total, 1);
@@ -517,7 +523,10 @@ impl Scheduler {
         }
         let pick = if n_ties == 1 { 0 } else { self.rng.random_range(0..n_ties) };
         let node = (0..scored.len()).filter(|&i| totals[i] == best && eligible(i)).nth(pick).map(|i| scored[i]).expect("pick < ties");
-        Ok(ScheduleResult { node, evaluated_nodes: evaluated, feasible_nodes: feasible.len() })
+        let result = ScheduleResult { node, evaluated_nodes: evaluated, feasible_nodes: feasible.len() };
+        self.search_buffers.infos = recycle(infos);
+        self.search_buffers.feasible = feasible;
+        Ok(result)
     }
 }
 
@@ -543,9 +552,22 @@ type FilterSlot = crate::profile::Slot<dyn crate::framework::FilterPlugin>;
 /// Buffers of the filter search, kept between cycles so that a cycle allocates little.
 #[derive(Clone, Default)]
 struct SearchBuffers {
+    /// The feasible nodes' list, lent to each cycle's search and returned after scoring.
+    feasible: Vec<NodeId>,
+    /// The allocation of the cycle's list of scored nodes' references (kept empty between cycles).
+    infos: Vec<&'static NodeInfo>,
     ids: Vec<NodeId>,
     miss_ids: Vec<NodeId>,
     rejections: Vec<(u32, usize, Status)>,
+}
+
+/// An empty vector of references with `refs`' allocation, for references of another lifetime (so that a
+/// buffer of references into the cluster outlives a cycle without holding any).
+#[expect(clippy::unnecessary_filter_map, reason = "the element type changes (its lifetime), which filter cannot do")]
+fn recycle<'b>(mut refs: Vec<&NodeInfo>) -> Vec<&'b NodeInfo> {
+    refs.clear();
+    // An in-place collect: same element layout, so the allocation is reused.
+    refs.into_iter().filter_map(|_| None).collect()
 }
 
 /// Buffers of one chunk evaluation, reused across chunks.
@@ -655,7 +677,12 @@ fn search_feasible(
 ) -> Result<Search, ScheduleError> {
     let n = nodes.len();
     let mut search = Search {
-        feasible: Vec::with_capacity(num_to_find.min(n)),
+        feasible: {
+            let mut feasible = std::mem::take(&mut bufs.feasible);
+            feasible.clear();
+            feasible.reserve(num_to_find.min(n));
+            feasible
+        },
         failures: Vec::new(),
         n_failures: 0,
         rejecting_plugins: vec![false; profile.plugin_names().len()],
@@ -679,7 +706,7 @@ fn search_feasible(
     let run = FilterRun { cx, pod, filters, state, parallel };
     let wave = if parallel { FILTER_CHUNK * rayon::current_num_threads() * 2 } else { FILTER_CHUNK };
     let mut buf = ChunkBuffers::default();
-    let SearchBuffers { ids, miss_ids, rejections } = bufs;
+    let SearchBuffers { ids, miss_ids, rejections, .. } = bufs;
     let mut pos = 0;
     while pos < n {
         let wave_len = wave.min(n - pos);
@@ -765,11 +792,12 @@ fn prioritize(
     ids: &[NodeId],
     nodes: &[&NodeInfo],
     parallel_min_nodes: usize,
-    memo: Option<&mut Memo>,
+    mut memo: Option<&mut Memo>,
     scratch: &mut Scratch,
     mut trace: Option<&mut Trace>,
 ) -> Result<(), ScheduleError> {
-    let Scratch { totals, scores, computed, hits, misses, miss_rows } = scratch;
+    scratch.best = None;
+    let Scratch { totals, scores, computed, hits, misses, miss_rows, .. } = scratch;
     totals.clear();
     if profile.score.is_empty() {
         totals.resize(nodes.len(), 1);
@@ -792,6 +820,12 @@ fn prioritize(
                 status.message()
             )));
         }
+    }
+    if let Some(m) = memo.as_deref_mut()
+        && trace.is_none()
+        && profile.score.iter().all(|s| skip_score[s.plugin] || (s.imp.node_local() && !s.imp.has_normalize()))
+    {
+        return score_from_memo(cx, pod, profile, ids, nodes, &score_state, &skip_score, m, scratch);
     }
     let parallel = nodes.len() >= parallel_min_nodes && rayon::current_num_threads() > 1;
     // With the memo, node-local plugins score only the nodes whose raw scores it does not hold.
@@ -825,17 +859,9 @@ fn prioritize(
                 for (k, &s) in computed.iter().enumerate() {
                     miss_rows[k * n_slots + slot_idx] = s;
                 }
-                let stored = m.slot_scores(slot_idx);
-                if !slot.imp.has_normalize() && trace.is_none() {
-                    // Stored or computed raw scores straight into the totals, in one pass.
-                    if let Some(bad) = add_weighted(totals, ids, hits, stored, computed, slot.weight) {
-                        return Err(invalid_score(name, bad));
-                    }
-                    continue;
-                }
                 let mut next_miss = computed.iter();
                 for ((score, &hit), id) in scores.iter_mut().zip(hits.iter()).zip(ids) {
-                    *score = if hit { stored[id.index()] } else { next_miss.next().copied().unwrap_or_default() };
+                    *score = if hit { m.rows()[id.index() * n_slots + slot_idx] } else { next_miss.next().copied().unwrap_or_default() };
                 }
             }
             _ if parallel => {
@@ -876,31 +902,89 @@ fn prioritize(
     // Every plugin ran without error: remember the new raw scores.
     if let Some(m) = memo {
         for (k, &i) in misses.iter().enumerate() {
-            m.store_scores(ids[i], cx.cluster.node_generation(ids[i]), miss_rows[k * n_slots..(k + 1) * n_slots].iter().copied());
+            // A node the memo cannot hold is simply scored again next time.
+            let _stored =
+                m.store_scores(ids[i], cx.cluster.node_generation(ids[i]), miss_rows[k * n_slots..(k + 1) * n_slots].iter().copied());
         }
     }
     Ok(())
 }
 
-/// Adds `weight ×` each node's raw score to its total: the stored score for a node the memo holds (`hits`),
-/// else the next of `computed`. Returns the first score outside the node score range, if any (the totals
-/// are then meaningless).
-fn add_weighted(totals: &mut [i64], ids: &[NodeId], hits: &[bool], stored: &[i64], computed: &[i64], weight: i64) -> Option<i64> {
-    let mut next_miss = computed.iter();
-    let mut in_range = true;
-    for ((total, &hit), id) in totals.iter_mut().zip(hits).zip(ids) {
-        let s = if hit { stored[id.index()] } else { next_miss.next().copied().unwrap_or_default() };
-        in_range &= (MIN_NODE_SCORE..=MAX_NODE_SCORE).contains(&s);
-        *total += s * weight;
+/// Scoring when every Score plugin that runs is node-local and has no NormalizeScore, with the memo: the
+/// plugins score only the nodes the memo holds no raw scores for, and one pass over the nodes adds up each
+/// node's weighted row and finds the highest total and its ties (into `scratch.best`).
+#[expect(clippy::too_many_arguments, reason = "the cycle's pieces, passed explicitly to keep borrows apart")]
+fn score_from_memo(
+    cx: &CycleContext<'_>,
+    pod: &Pod,
+    profile: &Profile,
+    ids: &[NodeId],
+    nodes: &[&NodeInfo],
+    score_state: &[StateSlot],
+    skip_score: &[bool],
+    memo: &mut Memo,
+    scratch: &mut Scratch,
+) -> Result<(), ScheduleError> {
+    let Scratch { totals, computed, misses, miss_rows, weights, best, .. } = scratch;
+    let n_slots = profile.score.len();
+    weights.clear();
+    weights.extend(profile.score.iter().map(|s| if skip_score[s.plugin] { 0 } else { s.weight }));
+    misses.clear();
+    for (i, &id) in ids.iter().enumerate() {
+        if !memo.has_scores(id, cx.cluster.node_generation(id)) {
+            misses.push(i);
+        }
     }
-    if in_range {
-        return None;
+    miss_rows.clear();
+    miss_rows.resize(misses.len() * n_slots, 0);
+    if !misses.is_empty() {
+        let miss_nodes: Vec<&NodeInfo> = misses.iter().map(|&i| nodes[i]).collect();
+        for (slot_idx, slot) in profile.score.iter().enumerate().filter(|(_, s)| !skip_score[s.plugin]) {
+            let name = profile.plugin_name(slot.plugin);
+            computed.clear();
+            computed.resize(misses.len(), 0);
+            slot.imp
+                .score_nodes(cx, pod, &miss_nodes, &score_state[slot.plugin], computed)
+                .map_err(|s| ScheduleError::Internal(format!("running Score plugins: plugin {name:?} failed with: {}", s.message())))?;
+            // Stored scores were in range when stored, so the first bad score is among the new ones.
+            if let Some(&bad) = computed.iter().find(|s| !(MIN_NODE_SCORE..=MAX_NODE_SCORE).contains(s)) {
+                return Err(invalid_score(name, bad));
+            }
+            for (k, &s) in computed.iter().enumerate() {
+                miss_rows[k * n_slots + slot_idx] = s;
+            }
+        }
+        for (k, &i) in misses.iter().enumerate() {
+            let row = miss_rows[k * n_slots..(k + 1) * n_slots].iter().copied();
+            if !memo.store_scores(ids[i], cx.cluster.node_generation(ids[i]), row) {
+                return Err(ScheduleError::Internal(format!("node {} is not in the scoring memo", ids[i].index())));
+            }
+        }
     }
-    let mut next_miss = computed.iter();
-    hits.iter()
-        .zip(ids)
-        .map(|(&hit, id)| if hit { stored[id.index()] } else { next_miss.next().copied().unwrap_or_default() })
-        .find(|s| !(MIN_NODE_SCORE..=MAX_NODE_SCORE).contains(s))
+    // Every node's raw scores are in the memo now.
+    totals.clear();
+    totals.reserve(ids.len());
+    let (mut top, mut n_top) = (i64::MIN, 0usize);
+    let mut add = |total: i64| {
+        totals.push(total);
+        if total > top {
+            (top, n_top) = (total, 1);
+        } else if total == top {
+            n_top += 1;
+        }
+    };
+    let stored = memo.rows();
+    if let [weight] = weights[..] {
+        for &id in ids {
+            add(stored[id.index()] * weight);
+        }
+    } else {
+        for &id in ids {
+            add(stored[id.index() * n_slots..][..n_slots].iter().zip(weights.iter()).map(|(&s, &w)| s * w).sum());
+        }
+    }
+    *best = Some((top, n_top));
+    Ok(())
 }
 
 /// Upstream's error for a score outside the node score range after normalisation.
@@ -913,6 +997,17 @@ fn invalid_score(plugin: &str, score: i64) -> ScheduleError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recycled_reference_buffers_keep_their_allocation() {
+        let mut cluster = Cluster::new();
+        let id = cluster.add_node(&crate::testing::node("n").def).unwrap();
+        let mut refs: Vec<&NodeInfo> = Vec::with_capacity(500);
+        refs.push(cluster.node(id));
+        let ptr = refs.as_ptr() as usize;
+        let kept: Vec<&NodeInfo> = recycle(refs);
+        assert!(kept.is_empty() && kept.capacity() >= 500 && kept.as_ptr() as usize == ptr);
+    }
 
     #[test]
     fn num_feasible_nodes_to_find_spec_vectors() {
