@@ -53,7 +53,7 @@ pub use pod::{
 pub use profile::{MissingPlugin, Profile};
 pub use quantity::{Quantity, QuantityError, format_milli, format_units};
 pub use registry::{Lookup, PluginArgs, PluginFactory, Registry, UnavailablePlugin};
-pub use resources::{MAX_AMOUNT, ResourceKind, ResourceList, Resources, Scalars, is_qualified_name};
+pub use resources::{MAX_AMOUNT, ResourceKind, ResourceList, Resources, Scalars, is_label_value, is_qualified_name};
 pub use scheduler::{Diagnosis, FitError, NodeStatus, ScheduleError, ScheduleResult, Scheduler, num_feasible_nodes_to_find};
 pub use selector::{
     LabelOperator, LabelSelector, LabelSelectorDef, LabelSelectorRequirementDef, NodeFacts, NodeSelector, NodeSelectorDef,

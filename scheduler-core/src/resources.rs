@@ -83,6 +83,17 @@ pub fn is_qualified_name(s: &str) -> bool {
         && bytes.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
 
+/// Upstream `validation.IsValidLabelValue`: empty, or at most 63 characters that start and end with an
+/// alphanumeric and have `-`, `_`, `.` inside.
+pub fn is_label_value(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    bytes.is_empty()
+        || (bytes.len() <= 63
+            && bytes[0].is_ascii_alphanumeric()
+            && bytes[bytes.len() - 1].is_ascii_alphanumeric()
+            && bytes.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.'))
+}
+
 fn is_dns1123_subdomain(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 253

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use csv::ByteRecord;
-use scheduler_core::{PodDef, ResourceKind, is_qualified_name};
+use scheduler_core::{PodDef, ResourceKind, is_label_value, is_qualified_name};
 
 use crate::csv_input::{CsvRows, Header, RowError, RowParser, SeenNames, cell, first_line_with, open_csv};
 use crate::error::TraceError;
@@ -274,6 +274,11 @@ fn build_shape(record: &ByteRecord, line: u64, columns: &Columns) -> Result<PodD
             if !is_qualified_name(key) {
                 return Err(error(format!("label key {key:?} is not a qualified name (such as app or example.com/tier)")));
             }
+            if !is_label_value(value) {
+                return Err(error(format!(
+                    "label value {value:?} of {key:?} is not a valid label value (at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit)"
+                )));
+            }
             if def.labels.iter().any(|(k, _)| k == key) {
                 return Err(error(format!("label {key:?} appears twice")));
             }
@@ -392,8 +397,8 @@ fn shape_cells(spec: &PodDef) -> Result<[String; 7], String> {
     }
     let mut labels = Vec::new();
     for (key, value) in &spec.labels {
-        if key.contains(['=', ';']) || value.contains(';') {
-            unsupported.push(format!("label {key:?} contains '=' or ';'"));
+        if !is_qualified_name(key) || !is_label_value(value) {
+            unsupported.push(format!("label {key:?}={value:?} is not a valid label"));
         }
         labels.push(format!("{key}={value}"));
     }

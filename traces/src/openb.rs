@@ -332,17 +332,13 @@ fn milli_gpus(n_gpus: i64, record: &ByteRecord, line: u64, idx: usize, column_na
 /// what upstream's `validation.IsValidLabelValue` accepts: at most 63 characters, alphanumeric at both ends,
 /// alphanumeric, `-`, `_` or `.` inside.
 fn check_gpu_model(model: &str) -> Result<(), String> {
-    let bytes = model.as_bytes();
-    let valid = bytes.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        && bytes.first().is_none_or(u8::is_ascii_alphanumeric)
-        && bytes.last().is_none_or(u8::is_ascii_alphanumeric);
-    if !valid {
+    if model.len() > 63 {
+        return Err(format!("GPU model {model:?} is not a valid label value: it has {} characters, at most 63", model.len()));
+    }
+    if !scheduler_core::is_label_value(model) {
         return Err(format!(
             "GPU model {model:?} is not a valid label value: expected letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
         ));
-    }
-    if bytes.len() > 63 {
-        return Err(format!("GPU model {model:?} is not a valid label value: it has {} characters, at most 63", bytes.len()));
     }
     Ok(())
 }

@@ -134,6 +134,10 @@ fn errors_name_line_and_column() {
             "#simsched workload v1\nname,arrival,cpu,memory,labels\na,0,1,1Gi,a=1;a=2\n",
             "line 3 column 5 (labels): label \"a\" appears twice",
         ),
+        (
+            "#simsched workload v1\nname,arrival,cpu,memory,labels\na,0,1,1Gi,app=web server\n",
+            "line 3 column 5 (labels): label value \"web server\" of \"app\" is not a valid label value (at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit)",
+        ),
     ];
     for (idx, (text, expected)) in cases.iter().enumerate() {
         let path = scratch_file(&format!("error-{idx}.csv"), text);
@@ -253,6 +257,16 @@ fn writer_refuses_what_the_format_cannot_hold() {
         err.to_string(),
         format!("{}: pod \"p\": cannot be written in the native CSV format (tolerations): use the YAML format", path.display())
     );
+    let mut labelled = pod_def(&[("cpu", "1")]);
+    labelled.labels = vec![("app".into(), "web;x".into())];
+    let err = traces::write_native([arrival(0, "p", &Arc::new(labelled), None, None)], &path).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: pod \"p\": cannot be written in the native CSV format (label \"app\"=\"web;x\" is not a valid label): use the YAML format",
+            path.display()
+        )
+    );
     let job = traces::DagJob { time: 0, name: "etl".into(), tasks: Vec::new() };
     let err = traces::write_native([WorkloadItem::Dag(job)], &path).unwrap_err();
     assert_eq!(
@@ -275,7 +289,7 @@ fn quantity() -> impl Strategy<Value = String> {
 }
 
 fn row() -> impl Strategy<Value = (String, u64, Option<u64>, PodDef, Option<String>)> {
-    let labels = proptest::collection::btree_map("[a-z]{1,3}", "[a-zA-Z0-9=_., -]{0,6}", 0..3);
+    let labels = proptest::collection::btree_map("[a-z]{1,3}", "([a-zA-Z0-9]([a-zA-Z0-9_.-]{0,4}[a-zA-Z0-9])?)?", 0..3);
     let resources = proptest::option::of(prop_oneof![Just("nvidia.com/gpu"), Just("example.com/fpga"), Just("hugepages-2Mi")]);
     (
         "[a-zA-Z0-9,\"; -]{0,6}",
