@@ -142,18 +142,18 @@ impl Memo {
         Some(entry)
     }
 
-    /// The stored verdict of `id` if still valid for the node state of `generation`: `Some(None)` passed,
-    /// `Some(Some((plugin, status)))` rejected.
+    /// The stored verdict of `id` if still valid for the node state of `generation`: `Some((None, _))`
+    /// passed, `Some((Some((plugin, status)), _))` rejected; with whether the node's raw scores are stored.
     #[inline]
-    pub(crate) fn verdict(&self, id: NodeId, generation: u64) -> Option<Option<&(usize, Status)>> {
+    pub(crate) fn verdict(&self, id: NodeId, generation: u64) -> Option<(Option<&(usize, Status)>, bool)> {
         let entry = self.entries.get(id.index())?;
         if entry.generation != generation {
             return None;
         }
         match entry.verdict {
-            PASSED => Some(None),
+            PASSED => Some((None, entry.has_scores)),
             UNKNOWN => None,
-            idx => Some(self.rejections.get(idx as usize)),
+            idx => Some((self.rejections.get(idx as usize), entry.has_scores)),
         }
     }
 
@@ -253,8 +253,8 @@ mod tests {
         m.begin(&p2, &c, 2);
         let a = c.node_id("a").unwrap();
         m.store_verdict(a, c.node_generation(a), Some(&(3, Status::unschedulable("no"))));
-        m.store_scores(a, c.node_generation(a), [7, 9].into_iter());
-        assert_eq!(m.verdict(a, c.node_generation(a)), Some(Some(&(3, Status::unschedulable("no")))));
+        assert!(m.store_scores(a, c.node_generation(a), [7, 9].into_iter()));
+        assert_eq!(m.verdict(a, c.node_generation(a)), Some((Some(&(3, Status::unschedulable("no"))), true)));
         assert!(m.has_scores(a, c.node_generation(a)) && m.rows()[a.index() * 2..][..2] == [7, 9]);
         let b = c.node_id("b").unwrap();
         assert_eq!(m.verdict(b, c.node_generation(b)), None);

@@ -491,7 +491,9 @@ impl Scheduler {
         infos.extend(cluster.nodes_in_order(scored));
         let score_memo = memo;
         let scratch = &mut self.scratch;
-        prioritize(&cx, pod, profile, scored, &infos, self.parallel_min_nodes, score_memo, scratch, trace.as_deref_mut())?;
+        let known = &self.search_buffers.has_scores;
+        let known = (known.len() == scored.len()).then_some(known.as_slice());
+        prioritize(&cx, pod, profile, scored, &infos, known, self.parallel_min_nodes, score_memo, scratch, trace.as_deref_mut())?;
         let totals = &scratch.totals;
         if let Some(t) = trace {
             t.scored_nodes = scored.to_vec();
@@ -556,6 +558,9 @@ struct SearchBuffers {
     feasible: Vec<NodeId>,
     /// The allocation of the cycle's list of scored nodes' references (kept empty between cycles).
     infos: Vec<&'static NodeInfo>,
+    /// With the memo: whether the memo holds raw scores for each feasible node (aligned with the feasible
+    /// list; empty when the search ran without the memo).
+    has_scores: Vec<bool>,
     ids: Vec<NodeId>,
     miss_ids: Vec<NodeId>,
     rejections: Vec<(u32, usize, Status)>,
@@ -676,6 +681,7 @@ fn search_feasible(
     bufs: &mut SearchBuffers,
 ) -> Result<Search, ScheduleError> {
     let n = nodes.len();
+    bufs.has_scores.clear();
     let mut search = Search {
         feasible: {
             let mut feasible = std::mem::take(&mut bufs.feasible);
@@ -706,7 +712,7 @@ fn search_feasible(
     let run = FilterRun { cx, pod, filters, state, parallel };
     let wave = if parallel { FILTER_CHUNK * rayon::current_num_threads() * 2 } else { FILTER_CHUNK };
     let mut buf = ChunkBuffers::default();
-    let SearchBuffers { ids, miss_ids, rejections, .. } = bufs;
+    let SearchBuffers { ids, miss_ids, rejections, has_scores, .. } = bufs;
     let mut pos = 0;
     while pos < n {
         let wave_len = wave.min(n - pos);
@@ -732,9 +738,12 @@ fn search_feasible(
         while k < ids.len() {
             let id = ids[k];
             match memo.verdict(id, cx.cluster.node_generation(id)) {
-                Some(None) if search.feasible.len() == num_to_find => return Ok(search),
-                Some(None) => search.feasible.push(id),
-                Some(Some((plugin, status))) => search.reject(cx, profile, id, *plugin, status.clone())?,
+                Some((None, _)) if search.feasible.len() == num_to_find => return Ok(search),
+                Some((None, scored)) => {
+                    search.feasible.push(id);
+                    has_scores.push(scored);
+                }
+                Some((Some((plugin, status)), _)) => search.reject(cx, profile, id, *plugin, status.clone())?,
                 None if !evaluated_misses => {
                     evaluated_misses = true;
                     miss_ids.clear();
@@ -754,7 +763,10 @@ fn search_feasible(
                     match rejections.pop() {
                         Some((_, plugin, status)) => search.reject(cx, profile, id, plugin, status)?,
                         None if search.feasible.len() == num_to_find => return Ok(search),
-                        None => search.feasible.push(id),
+                        None => {
+                            search.feasible.push(id);
+                            has_scores.push(memo.has_scores(id, cx.cluster.node_generation(id)));
+                        }
                     }
                 }
             }
@@ -791,6 +803,7 @@ fn prioritize(
     profile: &Profile,
     ids: &[NodeId],
     nodes: &[&NodeInfo],
+    known: Option<&[bool]>,
     parallel_min_nodes: usize,
     mut memo: Option<&mut Memo>,
     scratch: &mut Scratch,
@@ -825,7 +838,7 @@ fn prioritize(
         && trace.is_none()
         && profile.score.iter().all(|s| skip_score[s.plugin] || (s.imp.node_local() && !s.imp.has_normalize()))
     {
-        return score_from_memo(cx, pod, profile, ids, nodes, &score_state, &skip_score, m, scratch);
+        return score_from_memo(cx, pod, profile, ids, nodes, known, &score_state, &skip_score, m, scratch);
     }
     let parallel = nodes.len() >= parallel_min_nodes && rayon::current_num_threads() > 1;
     // With the memo, node-local plugins score only the nodes whose raw scores it does not hold.
@@ -912,7 +925,8 @@ fn prioritize(
 
 /// Scoring when every Score plugin that runs is node-local and has no NormalizeScore, with the memo: the
 /// plugins score only the nodes the memo holds no raw scores for, and one pass over the nodes adds up each
-/// node's weighted row and finds the highest total and its ties (into `scratch.best`).
+/// node's weighted row and finds the highest total and its ties (into `scratch.best`). `known`, when given,
+/// says for each node whether the memo holds its scores (as the filter walk found).
 #[expect(clippy::too_many_arguments, reason = "the cycle's pieces, passed explicitly to keep borrows apart")]
 fn score_from_memo(
     cx: &CycleContext<'_>,
@@ -920,6 +934,7 @@ fn score_from_memo(
     profile: &Profile,
     ids: &[NodeId],
     nodes: &[&NodeInfo],
+    known: Option<&[bool]>,
     score_state: &[StateSlot],
     skip_score: &[bool],
     memo: &mut Memo,
@@ -930,9 +945,11 @@ fn score_from_memo(
     weights.clear();
     weights.extend(profile.score.iter().map(|s| if skip_score[s.plugin] { 0 } else { s.weight }));
     misses.clear();
-    for (i, &id) in ids.iter().enumerate() {
-        if !memo.has_scores(id, cx.cluster.node_generation(id)) {
-            misses.push(i);
+    match known {
+        // The filter walk saw which nodes the memo holds scores for.
+        Some(known) => misses.extend(known.iter().enumerate().filter(|&(_, &hit)| !hit).map(|(i, _)| i)),
+        None => {
+            misses.extend(ids.iter().enumerate().filter(|&(_, &id)| !memo.has_scores(id, cx.cluster.node_generation(id))).map(|(i, _)| i))
         }
     }
     miss_rows.clear();
