@@ -491,8 +491,9 @@ impl Scheduler {
         infos.extend(cluster.nodes_in_order(scored));
         let score_memo = memo;
         let scratch = &mut self.scratch;
+        // What the filter walk saw of the memo, aligned with the feasible list (so not when scoring all nodes).
         let known = &self.search_buffers.has_scores;
-        let known = (known.len() == scored.len()).then_some(known.as_slice());
+        let known = (!opts.score_all_nodes && known.len() == scored.len()).then_some(known.as_slice());
         prioritize(&cx, pod, profile, scored, &infos, known, self.parallel_min_nodes, score_memo, scratch, trace.as_deref_mut())?;
         let totals = &scratch.totals;
         if let Some(t) = trace {

@@ -80,9 +80,27 @@ mod tests {
     }
 
     #[test]
-    fn stopping_early_ends_the_reader() {
-        let mut stream = prefetched(WorkloadStream::from_items(items(10 * BATCH as u64)));
+    fn the_reader_stays_a_few_batches_ahead_and_stops_when_dropped() {
+        let total = 100 * BATCH as u64;
+        let pulled = Arc::new(AtomicU64::new(0));
+        let counter = pulled.clone();
+        let source = items(total).into_iter().map(move |item| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            Ok(item)
+        });
+        let mut stream = prefetched(WorkloadStream::new(Box::new(source), Arc::new(AtomicU64::new(0))));
         assert!(stream.next().is_some());
         drop(stream);
+        // Wait until the reader has stopped pulling items.
+        let mut last = u64::MAX;
+        for _ in 0..200 {
+            let now = pulled.load(Ordering::Relaxed);
+            if now == last {
+                break;
+            }
+            last = now;
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(last <= (BATCHES_AHEAD as u64 + 3) * BATCH as u64, "the reader pulled {last} of {total} items");
     }
 }
