@@ -197,36 +197,60 @@ impl<T: Any + Send + Sync + Clone> StateData for T {
 }
 
 /// One plugin's slot in the cycle state. Each plugin owns one slot per cycle, shared by its PreFilter and
-/// Filter, and another shared by its PreScore and Score.
+/// Filter, and another shared by its PreScore and Score. A scheduler keeps its slots from cycle to cycle,
+/// emptied at the start of each: what a plugin stored in an earlier cycle is never visible, but its
+/// allocation is reused when the plugin stores data of the same type again.
 #[derive(Default)]
-pub struct StateSlot(Option<Box<dyn StateData>>);
+pub struct StateSlot {
+    data: Option<Box<dyn StateData>>,
+    /// Whether `data` was stored in this cycle.
+    live: bool,
+}
 
 impl StateSlot {
     /// Stores `data`, replacing what was there.
     pub fn put<T: StateData>(&mut self, data: T) {
-        self.0 = Some(Box::new(data));
+        match self.data.as_deref_mut().and_then(|d| d.as_any_mut().downcast_mut::<T>()) {
+            Some(stored) => *stored = data,
+            None => self.data = Some(Box::new(data)),
+        }
+        self.live = true;
     }
 
     /// The stored data, if it is a `T`.
     pub fn get<T: 'static>(&self) -> Option<&T> {
-        self.0.as_deref().and_then(|d| d.as_any().downcast_ref())
+        if !self.live {
+            return None;
+        }
+        self.data.as_deref().and_then(|d| d.as_any().downcast_ref())
     }
 
     /// The stored data, mutably, if it is a `T`.
     pub fn get_mut<T: 'static>(&mut self) -> Option<&mut T> {
-        self.0.as_deref_mut().and_then(|d| d.as_any_mut().downcast_mut())
+        if !self.live {
+            return None;
+        }
+        self.data.as_deref_mut().and_then(|d| d.as_any_mut().downcast_mut())
     }
 
     /// Empties the slot.
     pub fn clear(&mut self) {
-        self.0 = None;
+        self.live = false;
     }
 }
 
 impl Clone for StateSlot {
     fn clone(&self) -> Self {
-        StateSlot(self.0.as_deref().map(|d| d.clone_data()))
+        StateSlot { data: self.data.as_deref().filter(|_| self.live).map(|d| d.clone_data()), live: self.live }
     }
+}
+
+/// Empties `slots` and `skips` for a cycle of a profile with `n` plugins, keeping their allocations.
+pub(crate) fn reset_cycle_state(slots: &mut Vec<StateSlot>, skips: &mut Vec<bool>, n: usize) {
+    slots.iter_mut().for_each(StateSlot::clear);
+    slots.resize_with(n, StateSlot::default);
+    skips.clear();
+    skips.resize(n, false);
 }
 
 /// PreEnqueue: whether the pod may enter the active queue at all.
@@ -399,5 +423,22 @@ mod tests {
         assert_eq!(slot.get::<i64>(), None);
         *slot.get_mut::<u32>().unwrap() += 1;
         assert_eq!(slot.clone().get::<u32>(), Some(&43));
+    }
+
+    #[test]
+    fn cleared_slots_hide_old_data_and_reuse_the_allocation() {
+        let mut slots = vec![StateSlot::default()];
+        let mut skips = vec![true];
+        slots[0].put(String::from("first cycle"));
+        let boxed = slots[0].data.as_deref().map(|d| d as *const dyn StateData as *const u8 as usize);
+        reset_cycle_state(&mut slots, &mut skips, 2);
+        assert_eq!((slots.len(), skips.as_slice()), (2, [false, false].as_slice()));
+        assert_eq!(slots[0].get::<String>(), None);
+        assert!(slots[0].get_mut::<String>().is_none() && slots[0].clone().get::<String>().is_none());
+        slots[0].put(String::from("second cycle"));
+        assert_eq!(slots[0].get::<String>().map(String::as_str), Some("second cycle"));
+        assert_eq!(slots[0].data.as_deref().map(|d| d as *const dyn StateData as *const u8 as usize), boxed);
+        slots[0].put(7u8);
+        assert_eq!((slots[0].get::<u8>(), slots[0].get::<String>()), (Some(&7), None));
     }
 }

@@ -13,10 +13,11 @@ use std::fmt::Write as _;
 use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
+use smallvec::SmallVec;
 
 use crate::cluster::Cluster;
 use crate::config::{ConfigError, SchedulerConfig};
-use crate::framework::{CycleContext, MAX_NODE_SCORE, MIN_NODE_SCORE, StateSlot};
+use crate::framework::{CycleContext, MAX_NODE_SCORE, MIN_NODE_SCORE, StateSlot, reset_cycle_state};
 use crate::intern::Symbol;
 use crate::memo::{Memo, Memos};
 use crate::node::{NodeId, NodeInfo};
@@ -204,6 +205,17 @@ pub struct Scheduler {
     failure_reasons: bool,
     scratch: Scratch,
     search_buffers: SearchBuffers,
+    state: CycleState,
+}
+
+/// The plugins' cycle state, kept between cycles (emptied at the start of each) so that a cycle allocates
+/// little.
+#[derive(Clone, Default)]
+struct CycleState {
+    filter: Vec<StateSlot>,
+    skip_filter: Vec<bool>,
+    score: Vec<StateSlot>,
+    skip_score: Vec<bool>,
 }
 
 impl Scheduler {
@@ -221,6 +233,7 @@ impl Scheduler {
             failure_reasons: true,
             scratch: Scratch::default(),
             search_buffers: SearchBuffers::default(),
+            state: CycleState::default(),
         }
     }
 
@@ -349,8 +362,8 @@ impl Scheduler {
         }
         let cx = CycleContext { cluster, failure_reasons: self.failure_reasons };
         let n_plugins = profile.plugin_names().len();
-        let mut filter_state: Vec<StateSlot> = std::iter::repeat_with(StateSlot::default).take(n_plugins).collect();
-        let mut skip_filter = vec![false; n_plugins];
+        let CycleState { filter: filter_state, skip_filter, score: score_state, skip_score } = &mut self.state;
+        reset_cycle_state(filter_state, skip_filter, n_plugins);
 
         // PreFilter.
         let mut narrowed: Option<Vec<Symbol>> = None;
@@ -442,7 +455,7 @@ impl Scheduler {
             num_to_find = 1;
         }
         let start = if opts.advance && !nodes.is_empty() { self.next_start_node_index % nodes.len() } else { 0 };
-        let filters: Vec<&crate::profile::Slot<dyn crate::framework::FilterPlugin>> =
+        let filters: SmallVec<[&FilterSlot; 16]> =
             profile.filter.iter().filter(|s| !skip_filter[s.plugin] && s.imp.applies_to(pod)).collect();
         let mut memo = if opts.advance && self.use_memo { self.memos[profile_idx].begin(pod, cluster, profile.score.len()) } else { None };
         let filter_memo = if filters.iter().all(|f| f.imp.node_local()) { memo.as_deref_mut() } else { None };
@@ -453,7 +466,7 @@ impl Scheduler {
             start,
             num_to_find,
             &filters,
-            &filter_state,
+            filter_state,
             self.parallel_min_nodes,
             profile,
             filter_memo,
@@ -494,7 +507,8 @@ impl Scheduler {
         // What the filter walk saw of the memo, aligned with the feasible list (so not when scoring all nodes).
         let known = &self.search_buffers.has_scores;
         let known = (!opts.score_all_nodes && known.len() == scored.len()).then_some(known.as_slice());
-        prioritize(&cx, pod, profile, scored, &infos, known, self.parallel_min_nodes, score_memo, scratch, trace.as_deref_mut())?;
+        let states = (score_state, skip_score);
+        prioritize(&cx, pod, profile, scored, &infos, known, self.parallel_min_nodes, score_memo, scratch, states, trace.as_deref_mut())?;
         let totals = &scratch.totals;
         if let Some(t) = trace {
             t.scored_nodes = scored.to_vec();
@@ -547,7 +561,7 @@ struct Search {
     /// Nodes rejected.
     n_failures: usize,
     /// Plugins that rejected a node (by profile index).
-    rejecting_plugins: Vec<bool>,
+    rejecting_plugins: SmallVec<[bool; 32]>,
 }
 
 type FilterSlot = crate::profile::Slot<dyn crate::framework::FilterPlugin>;
@@ -565,6 +579,7 @@ struct SearchBuffers {
     ids: Vec<NodeId>,
     miss_ids: Vec<NodeId>,
     rejections: Vec<(u32, usize, Status)>,
+    chunk: ChunkBuffers<'static>,
 }
 
 /// An empty vector of references with `refs`' allocation, for references of another lifetime (so that a
@@ -577,12 +592,23 @@ fn recycle<'b>(mut refs: Vec<&NodeInfo>) -> Vec<&'b NodeInfo> {
 }
 
 /// Buffers of one chunk evaluation, reused across chunks.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct ChunkBuffers<'a> {
     alive: Vec<u32>,
     refs: Vec<&'a NodeInfo>,
     rejected: Vec<(u32, Status)>,
     removed: Vec<usize>,
+}
+
+impl ChunkBuffers<'_> {
+    /// The same buffers, emptied, for references of another lifetime.
+    fn recycled<'b>(self) -> ChunkBuffers<'b> {
+        let ChunkBuffers { mut alive, refs, mut rejected, mut removed } = self;
+        alive.clear();
+        rejected.clear();
+        removed.clear();
+        ChunkBuffers { alive, refs: recycle(refs), rejected, removed }
+    }
 }
 
 /// Runs every filter over `ids`, each plugin over the previous plugins' survivors. Appends the rejections
@@ -678,8 +704,30 @@ fn search_feasible(
     state: &[StateSlot],
     parallel_min_nodes: usize,
     profile: &Profile,
+    memo: Option<&mut Memo>,
+    bufs: &mut SearchBuffers,
+) -> Result<Search, ScheduleError> {
+    let mut chunk = std::mem::take(&mut bufs.chunk).recycled();
+    let search = search_with(cx, pod, nodes, start, num_to_find, filters, state, parallel_min_nodes, profile, memo, bufs, &mut chunk);
+    bufs.chunk = chunk.recycled();
+    search
+}
+
+/// [`search_feasible`] with the chunk buffers to use.
+#[expect(clippy::too_many_arguments, reason = "the cycle's pieces, passed explicitly to keep borrows apart")]
+fn search_with<'c>(
+    cx: &CycleContext<'c>,
+    pod: &Pod,
+    nodes: &[NodeId],
+    start: usize,
+    num_to_find: usize,
+    filters: &[&FilterSlot],
+    state: &[StateSlot],
+    parallel_min_nodes: usize,
+    profile: &Profile,
     mut memo: Option<&mut Memo>,
     bufs: &mut SearchBuffers,
+    buf: &mut ChunkBuffers<'c>,
 ) -> Result<Search, ScheduleError> {
     let n = nodes.len();
     bufs.has_scores.clear();
@@ -692,7 +740,7 @@ fn search_feasible(
         },
         failures: Vec::new(),
         n_failures: 0,
-        rejecting_plugins: vec![false; profile.plugin_names().len()],
+        rejecting_plugins: smallvec::smallvec![false; profile.plugin_names().len()],
     };
     if n == 0 {
         return Ok(search);
@@ -712,7 +760,6 @@ fn search_feasible(
     let parallel = num_to_find >= parallel_min_nodes && rayon::current_num_threads() > 1;
     let run = FilterRun { cx, pod, filters, state, parallel };
     let wave = if parallel { FILTER_CHUNK * rayon::current_num_threads() * 2 } else { FILTER_CHUNK };
-    let mut buf = ChunkBuffers::default();
     let SearchBuffers { ids, miss_ids, rejections, has_scores, .. } = bufs;
     let mut pos = 0;
     while pos < n {
@@ -720,7 +767,7 @@ fn search_feasible(
         ids.clear();
         rotated(pos, wave_len, ids);
         let Some(memo) = memo.as_deref_mut() else {
-            run.evaluate(ids, &mut buf, rejections);
+            run.evaluate(ids, buf, rejections);
             let mut next = rejections.drain(..).peekable();
             for (k, &id) in ids.iter().enumerate() {
                 match next.next_if(|r| r.0 as usize == k) {
@@ -749,7 +796,7 @@ fn search_feasible(
                     evaluated_misses = true;
                     miss_ids.clear();
                     miss_ids.extend(ids[k..].iter().copied().filter(|&id| memo.verdict(id, cx.cluster.node_generation(id)).is_none()));
-                    run.evaluate(miss_ids, &mut buf, rejections);
+                    run.evaluate(miss_ids, buf, rejections);
                     let mut next = rejections.drain(..).peekable();
                     for (m, &id) in miss_ids.iter().enumerate() {
                         let verdict = next.next_if(|r| r.0 as usize == m).map(|(_, plugin, status)| (plugin, status));
@@ -760,7 +807,7 @@ fn search_feasible(
                 }
                 None => {
                     // Not remembered (the memo's table of distinct rejections is full): evaluate it alone.
-                    run.evaluate(&[id], &mut buf, rejections);
+                    run.evaluate(&[id], buf, rejections);
                     match rejections.pop() {
                         Some((_, plugin, status)) => search.reject(cx, profile, id, plugin, status)?,
                         None if search.feasible.len() == num_to_find => return Ok(search),
@@ -808,6 +855,7 @@ fn prioritize(
     parallel_min_nodes: usize,
     mut memo: Option<&mut Memo>,
     scratch: &mut Scratch,
+    (score_state, skip_score): (&mut Vec<StateSlot>, &mut Vec<bool>),
     mut trace: Option<&mut Trace>,
 ) -> Result<(), ScheduleError> {
     scratch.best = None;
@@ -818,8 +866,7 @@ fn prioritize(
         return Ok(());
     }
     let n_plugins = profile.plugin_names().len();
-    let mut score_state: Vec<StateSlot> = std::iter::repeat_with(StateSlot::default).take(n_plugins).collect();
-    let mut skip_score = vec![false; n_plugins];
+    reset_cycle_state(score_state, skip_score, n_plugins);
     for slot in &profile.pre_score {
         let status = slot.imp.pre_score(cx, pod, nodes, &mut score_state[slot.plugin]);
         if status.is_skip() {
@@ -839,7 +886,7 @@ fn prioritize(
         && trace.is_none()
         && profile.score.iter().all(|s| skip_score[s.plugin] || (s.imp.node_local() && !s.imp.has_normalize()))
     {
-        return score_from_memo(cx, pod, profile, ids, nodes, known, &score_state, &skip_score, m, scratch);
+        return score_from_memo(cx, pod, profile, ids, nodes, known, score_state, skip_score, m, scratch);
     }
     let parallel = nodes.len() >= parallel_min_nodes && rayon::current_num_threads() > 1;
     // With the memo, node-local plugins score only the nodes whose raw scores it does not hold.
@@ -854,7 +901,7 @@ fn prioritize(
             }
         }
     }
-    let miss_nodes: Vec<&NodeInfo> = misses.iter().map(|&i| nodes[i]).collect();
+    let miss_nodes: SmallVec<[&NodeInfo; 16]> = misses.iter().map(|&i| nodes[i]).collect();
     let n_slots = profile.score.len();
     miss_rows.clear();
     miss_rows.resize(misses.len() * n_slots, 0);
@@ -956,7 +1003,7 @@ fn score_from_memo(
     miss_rows.clear();
     miss_rows.resize(misses.len() * n_slots, 0);
     if !misses.is_empty() {
-        let miss_nodes: Vec<&NodeInfo> = misses.iter().map(|&i| nodes[i]).collect();
+        let miss_nodes: SmallVec<[&NodeInfo; 16]> = misses.iter().map(|&i| nodes[i]).collect();
         for (slot_idx, slot) in profile.score.iter().enumerate().filter(|(_, s)| !skip_score[s.plugin]) {
             let name = profile.plugin_name(slot.plugin);
             computed.clear();
