@@ -505,8 +505,7 @@ impl Scheduler {
         let score_memo = memo;
         let scratch = &mut self.scratch;
         // What the filter walk saw of the memo, aligned with the feasible list (so not when scoring all nodes).
-        let known = &self.search_buffers.has_scores;
-        let known = (!opts.score_all_nodes && known.len() == scored.len()).then_some(known.as_slice());
+        let known = (!opts.score_all_nodes && self.search_buffers.memo_walk).then_some(self.search_buffers.score_misses.as_slice());
         let states = (score_state, skip_score);
         prioritize(&cx, pod, profile, scored, &infos, known, self.parallel_min_nodes, score_memo, scratch, states, trace.as_deref_mut())?;
         let totals = &scratch.totals;
@@ -573,9 +572,10 @@ struct SearchBuffers {
     feasible: Vec<NodeId>,
     /// The allocation of the cycle's list of scored nodes' references (kept empty between cycles).
     infos: Vec<&'static NodeInfo>,
-    /// With the memo: whether the memo holds raw scores for each feasible node (aligned with the feasible
-    /// list; empty when the search ran without the memo).
-    has_scores: Vec<bool>,
+    /// Whether the search walked the memo's verdicts; if so, `score_misses` holds the positions in the
+    /// feasible list of the nodes the memo holds no raw scores for.
+    memo_walk: bool,
+    score_misses: Vec<usize>,
     ids: Vec<NodeId>,
     miss_ids: Vec<NodeId>,
     rejections: Vec<(u32, usize, Status)>,
@@ -730,7 +730,8 @@ fn search_with<'c>(
     buf: &mut ChunkBuffers<'c>,
 ) -> Result<Search, ScheduleError> {
     let n = nodes.len();
-    bufs.has_scores.clear();
+    bufs.score_misses.clear();
+    bufs.memo_walk = false;
     let mut search = Search {
         feasible: {
             let mut feasible = std::mem::take(&mut bufs.feasible);
@@ -760,7 +761,9 @@ fn search_with<'c>(
     let parallel = num_to_find >= parallel_min_nodes && rayon::current_num_threads() > 1;
     let run = FilterRun { cx, pod, filters, state, parallel };
     let wave = if parallel { FILTER_CHUNK * rayon::current_num_threads() * 2 } else { FILTER_CHUNK };
-    let SearchBuffers { ids, miss_ids, rejections, has_scores, .. } = bufs;
+    // From here on, every feasible node comes from the memo walk when there is a memo.
+    bufs.memo_walk = memo.is_some();
+    let SearchBuffers { ids, miss_ids, rejections, score_misses, .. } = bufs;
     let mut pos = 0;
     while pos < n {
         let wave_len = wave.min(n - pos);
@@ -788,8 +791,10 @@ fn search_with<'c>(
             match memo.verdict(id, cx.cluster.node_generation(id)) {
                 Some((None, _)) if search.feasible.len() == num_to_find => return Ok(search),
                 Some((None, scored)) => {
+                    if !scored {
+                        score_misses.push(search.feasible.len());
+                    }
                     search.feasible.push(id);
-                    has_scores.push(scored);
                 }
                 Some((Some((plugin, status)), _)) => search.reject(cx, profile, id, *plugin, status.clone())?,
                 None if !evaluated_misses => {
@@ -812,8 +817,10 @@ fn search_with<'c>(
                         Some((_, plugin, status)) => search.reject(cx, profile, id, plugin, status)?,
                         None if search.feasible.len() == num_to_find => return Ok(search),
                         None => {
+                            if !memo.has_scores(id, cx.cluster.node_generation(id)) {
+                                score_misses.push(search.feasible.len());
+                            }
                             search.feasible.push(id);
-                            has_scores.push(memo.has_scores(id, cx.cluster.node_generation(id)));
                         }
                     }
                 }
@@ -851,7 +858,7 @@ fn prioritize(
     profile: &Profile,
     ids: &[NodeId],
     nodes: &[&NodeInfo],
-    known: Option<&[bool]>,
+    known: Option<&[usize]>,
     parallel_min_nodes: usize,
     mut memo: Option<&mut Memo>,
     scratch: &mut Scratch,
@@ -974,7 +981,7 @@ fn prioritize(
 /// Scoring when every Score plugin that runs is node-local and has no NormalizeScore, with the memo: the
 /// plugins score only the nodes the memo holds no raw scores for, and one pass over the nodes adds up each
 /// node's weighted row and finds the highest total and its ties (into `scratch.best`). `known`, when given,
-/// says for each node whether the memo holds its scores (as the filter walk found).
+/// lists the positions of the nodes the memo holds no scores for (as the filter walk found).
 #[expect(clippy::too_many_arguments, reason = "the cycle's pieces, passed explicitly to keep borrows apart")]
 fn score_from_memo(
     cx: &CycleContext<'_>,
@@ -982,7 +989,7 @@ fn score_from_memo(
     profile: &Profile,
     ids: &[NodeId],
     nodes: &[&NodeInfo],
-    known: Option<&[bool]>,
+    known: Option<&[usize]>,
     score_state: &[StateSlot],
     skip_score: &[bool],
     memo: &mut Memo,
@@ -995,7 +1002,7 @@ fn score_from_memo(
     misses.clear();
     match known {
         // The filter walk saw which nodes the memo holds scores for.
-        Some(known) => misses.extend(known.iter().enumerate().filter(|&(_, &hit)| !hit).map(|(i, _)| i)),
+        Some(known) => misses.extend_from_slice(known),
         None => {
             misses.extend(ids.iter().enumerate().filter(|&(_, &id)| !memo.has_scores(id, cx.cluster.node_generation(id))).map(|(i, _)| i))
         }
