@@ -538,7 +538,12 @@ impl Scheduler {
             }
         }
         let pick = if n_ties == 1 { 0 } else { self.rng.random_range(0..n_ties) };
-        let node = (0..scored.len()).filter(|&i| totals[i] == best && eligible(i)).nth(pick).map(|i| scored[i]).expect("pick < ties");
+        let picked = if opts.score_all_nodes {
+            (0..scored.len()).filter(|&i| totals[i] == best && eligible(i)).nth(pick)
+        } else {
+            totals.iter().enumerate().filter(|&(_, &t)| t == best).nth(pick).map(|(i, _)| i)
+        };
+        let node = picked.map(|i| scored[i]).expect("pick < ties");
         let result = ScheduleResult { node, evaluated_nodes: evaluated, feasible_nodes: feasible.len() };
         self.search_buffers.infos = recycle(infos);
         self.search_buffers.feasible = feasible;
@@ -1035,26 +1040,15 @@ fn score_from_memo(
     }
     // Every node's raw scores are in the memo now.
     totals.clear();
-    totals.reserve(ids.len());
-    let (mut top, mut n_top) = (i64::MIN, 0usize);
-    let mut add = |total: i64| {
-        totals.push(total);
-        if total > top {
-            (top, n_top) = (total, 1);
-        } else if total == top {
-            n_top += 1;
-        }
-    };
     let stored = memo.rows();
-    if let [weight] = weights[..] {
-        for &id in ids {
-            add(stored[id.index()] * weight);
-        }
-    } else {
-        for &id in ids {
-            add(stored[id.index() * n_slots..][..n_slots].iter().zip(weights.iter()).map(|(&s, &w)| s * w).sum());
-        }
+    match weights[..] {
+        [weight] => totals.extend(ids.iter().map(|id| stored[id.index()] * weight)),
+        _ => totals.extend(
+            ids.iter().map(|id| stored[id.index() * n_slots..][..n_slots].iter().zip(weights.iter()).map(|(&s, &w)| s * w).sum::<i64>()),
+        ),
     }
+    let top = totals.iter().copied().max().unwrap_or(i64::MIN);
+    let n_top = totals.iter().filter(|&&t| t == top).count();
     *best = Some((top, n_top));
     Ok(())
 }
