@@ -27,6 +27,7 @@ mod registry;
 mod resources;
 mod scheduler;
 mod selector;
+mod spread;
 mod status;
 mod taint;
 pub mod testing;
@@ -59,5 +60,6 @@ pub use selector::{
     LabelOperator, LabelSelector, LabelSelectorDef, LabelSelectorRequirementDef, NodeFacts, NodeSelector, NodeSelectorDef,
     NodeSelectorOperator, NodeSelectorRequirementDef, NodeSelectorTerm, NodeSelectorTermDef, PreferredSchedulingTermDef, PreferredTerm,
 };
+pub use spread::{NodeInclusionPolicy, TopologySpreadConstraint, TopologySpreadConstraintDef, WhenUnsatisfiable};
 pub use status::{Code, Reason, Status};
 pub use taint::{Taint, TaintEffect, Toleration, TolerationOperator, tolerated};

@@ -8,6 +8,7 @@ use crate::labels::Labels;
 use crate::quantity::Quantity;
 use crate::resources::{ResourceKind, ResourceList, Resources};
 use crate::selector::{NodeSelector, NodeSelectorDef, PreferredSchedulingTermDef, PreferredTerm};
+use crate::spread::{TopologySpreadConstraint, TopologySpreadConstraintDef};
 use crate::taint::{TaintEffect, Toleration, TolerationOperator};
 
 /// Upstream `DefaultMilliCPURequest`: the CPU a container without a CPU request counts as, for scoring only.
@@ -106,6 +107,9 @@ pub struct PodDef {
     pub scheduling_gates: Vec<String>,
     /// `spec.volumes[].image.reference` (image volumes count for ImageLocality).
     pub image_volumes: Vec<String>,
+    /// `spec.topologySpreadConstraints` (checked and kept; the PodTopologySpread plugin is not provided
+    /// yet).
+    pub topology_spread_constraints: Vec<TopologySpreadConstraintDef>,
 }
 
 /// A host port a pod uses, after upstream's defaulting (empty IP → `0.0.0.0`, empty protocol → `TCP`).
@@ -160,6 +164,8 @@ pub struct Pod {
     pub n_containers: u32,
     /// Scheduling gates.
     pub scheduling_gates: Vec<Box<str>>,
+    /// Topology spread constraints, with the scheduler's defaults and `matchLabelKeys` merged.
+    pub topology_spread_constraints: Vec<TopologySpreadConstraint>,
 }
 
 impl Pod {
@@ -259,6 +265,12 @@ impl Pod {
             images,
             n_containers: (def.init_containers.len() + def.containers.len()) as u32,
             scheduling_gates: def.scheduling_gates.iter().map(|g| g.as_str().into()).collect(),
+            topology_spread_constraints: TopologySpreadConstraint::compile_all(
+                &def.topology_spread_constraints,
+                &def.labels,
+                interner,
+                "spec.topologySpreadConstraints",
+            )?,
         })
     }
 
@@ -284,6 +296,7 @@ impl Pod {
             images,
             n_containers,
             scheduling_gates,
+            topology_spread_constraints,
         } = self;
         *namespace == other.namespace
             && *priority == other.priority
@@ -301,6 +314,7 @@ impl Pod {
             && *host_ports == other.host_ports
             && *images == other.images
             && *scheduling_gates == other.scheduling_gates
+            && *topology_spread_constraints == other.topology_spread_constraints
     }
 
     /// `<namespace>/<name>`.

@@ -11,9 +11,11 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1 as k8s;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use scheduler_core::{
-    ContainerDef, ContainerPortDef, ImageDef, NodeAffinityDef, NodeDef, NodeSelectorDef, NodeSelectorOperator, NodeSelectorRequirementDef,
-    NodeSelectorTermDef, PodDef, PreferredSchedulingTermDef, TaintDef, TaintEffect, TolerationDef, TolerationOperator,
+    ContainerDef, ContainerPortDef, ImageDef, LabelOperator, LabelSelectorDef, LabelSelectorRequirementDef, NodeAffinityDef, NodeDef,
+    NodeInclusionPolicy, NodeSelectorDef, NodeSelectorOperator, NodeSelectorRequirementDef, NodeSelectorTermDef, PodDef,
+    PreferredSchedulingTermDef, TaintDef, TaintEffect, TolerationDef, TolerationOperator, TopologySpreadConstraintDef, WhenUnsatisfiable,
 };
 
 /// A field path and what is wrong there.
@@ -118,6 +120,13 @@ pub fn pod_def(pod: &k8s::Pod) -> Result<(PodDef, PodFacts), FieldError> {
             effect,
         });
     }
+    let topology_spread_constraints = spec
+        .topology_spread_constraints
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(idx, c)| spread_constraint(c, &format!("spec.topologySpreadConstraints[{idx}]")))
+        .collect::<Result<Vec<_>, _>>()?;
     let pod_resources = spec.resources.clone().unwrap_or_default();
     let def = PodDef {
         namespace: pod.metadata.namespace.clone().unwrap_or_default(),
@@ -137,9 +146,60 @@ pub fn pod_def(pod: &k8s::Pod) -> Result<(PodDef, PodFacts), FieldError> {
         tolerations,
         scheduling_gates: spec.scheduling_gates.iter().flatten().map(|g| g.name.clone()).collect(),
         image_volumes: spec.volumes.iter().flatten().filter_map(|v| v.image.as_ref().and_then(|i| i.reference.clone())).collect(),
+        topology_spread_constraints,
     };
     let phase = pod.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
     Ok((def, PodFacts { phase, unsupported }))
+}
+
+/// A `metav1.LabelSelector`; an operator that is not one is an error naming its field, as the API server
+/// words it.
+fn label_selector(sel: &meta::LabelSelector, field: &str) -> Result<LabelSelectorDef, FieldError> {
+    let match_expressions = sel
+        .match_expressions
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(idx, r)| {
+            let operator = LabelOperator::parse(&r.operator).ok_or_else(|| {
+                (
+                    format!("{field}.matchExpressions[{idx}].operator"),
+                    format!("Invalid value: {:?}: not a valid selector operator", r.operator),
+                )
+            })?;
+            Ok(LabelSelectorRequirementDef { key: r.key.clone(), operator, values: r.values.clone().unwrap_or_default() })
+        })
+        .collect::<Result<Vec<_>, FieldError>>()?;
+    Ok(LabelSelectorDef { match_labels: pairs(&sel.match_labels), match_expressions })
+}
+
+fn spread_constraint(c: &k8s::TopologySpreadConstraint, field: &str) -> Result<TopologySpreadConstraintDef, FieldError> {
+    let when_unsatisfiable = WhenUnsatisfiable::parse(&c.when_unsatisfiable).ok_or_else(|| {
+        (
+            format!("{field}.whenUnsatisfiable"),
+            format!("Unsupported value: {:?}: supported values: \"DoNotSchedule\", \"ScheduleAnyway\"", c.when_unsatisfiable),
+        )
+    })?;
+    let policy = |value: &Option<String>, name: &str| -> Result<Option<NodeInclusionPolicy>, FieldError> {
+        value
+            .as_deref()
+            .map(|v| {
+                NodeInclusionPolicy::parse(v).ok_or_else(|| {
+                    (format!("{field}.{name}"), format!("Unsupported value: {v:?}: supported values: \"Honor\", \"Ignore\""))
+                })
+            })
+            .transpose()
+    };
+    Ok(TopologySpreadConstraintDef {
+        max_skew: c.max_skew,
+        topology_key: c.topology_key.clone(),
+        when_unsatisfiable,
+        label_selector: c.label_selector.as_ref().map(|sel| label_selector(sel, &format!("{field}.labelSelector"))).transpose()?,
+        min_domains: c.min_domains,
+        node_affinity_policy: policy(&c.node_affinity_policy, "nodeAffinityPolicy")?,
+        node_taints_policy: policy(&c.node_taints_policy, "nodeTaintsPolicy")?,
+        match_label_keys: c.match_label_keys.clone().unwrap_or_default(),
+    })
 }
 
 fn containers_opt(list: &Option<Vec<k8s::Container>>, field: &str) -> Result<Vec<ContainerDef>, FieldError> {
@@ -354,9 +414,51 @@ pub fn pod_manifest(def: &PodDef) -> k8s::Pod {
             scheduling_gates: (!def.scheduling_gates.is_empty())
                 .then(|| def.scheduling_gates.iter().map(|name| k8s::PodSchedulingGate { name: name.clone() }).collect()),
             volumes,
+            topology_spread_constraints: (!def.topology_spread_constraints.is_empty())
+                .then(|| def.topology_spread_constraints.iter().map(spread_constraint_manifest).collect()),
             ..k8s::PodSpec::default()
         }),
         status: None,
+    }
+}
+
+fn spread_constraint_manifest(c: &TopologySpreadConstraintDef) -> k8s::TopologySpreadConstraint {
+    let policy = |p: Option<NodeInclusionPolicy>| {
+        p.map(|p| match p {
+            NodeInclusionPolicy::Honor => "Honor".to_string(),
+            NodeInclusionPolicy::Ignore => "Ignore".to_string(),
+        })
+    };
+    k8s::TopologySpreadConstraint {
+        max_skew: c.max_skew,
+        topology_key: c.topology_key.clone(),
+        when_unsatisfiable: c.when_unsatisfiable.as_str().to_string(),
+        label_selector: c.label_selector.as_ref().map(|sel| meta::LabelSelector {
+            match_labels: (!sel.match_labels.is_empty()).then(|| sel.match_labels.iter().cloned().collect()),
+            match_expressions: (!sel.match_expressions.is_empty()).then(|| {
+                sel.match_expressions
+                    .iter()
+                    .map(|r| meta::LabelSelectorRequirement {
+                        key: r.key.clone(),
+                        operator: label_operator_name(r.operator).to_string(),
+                        values: (!r.values.is_empty()).then(|| r.values.clone()),
+                    })
+                    .collect()
+            }),
+        }),
+        min_domains: c.min_domains,
+        node_affinity_policy: policy(c.node_affinity_policy),
+        node_taints_policy: policy(c.node_taints_policy),
+        match_label_keys: (!c.match_label_keys.is_empty()).then(|| c.match_label_keys.clone()),
+    }
+}
+
+fn label_operator_name(operator: LabelOperator) -> &'static str {
+    match operator {
+        LabelOperator::In => "In",
+        LabelOperator::NotIn => "NotIn",
+        LabelOperator::Exists => "Exists",
+        LabelOperator::DoesNotExist => "DoesNotExist",
     }
 }
 

@@ -364,22 +364,44 @@ fn shape_cells(spec: &PodDef) -> Result<[String; 7], String> {
             unsupported.push(what.to_string());
         }
     };
-    note(spec.containers.len() != 1, "not exactly one container");
-    if let Some(container) = spec.containers.first() {
+    // Destructured so that a field added to PodDef cannot be forgotten here.
+    let PodDef {
+        namespace: _,
+        name: _,
+        labels: _,
+        priority: _,
+        scheduler_name: _,
+        uid,
+        node_name,
+        containers,
+        init_containers,
+        overhead,
+        pod_requests,
+        pod_limits,
+        node_selector,
+        node_affinity,
+        tolerations,
+        scheduling_gates,
+        image_volumes,
+        topology_spread_constraints,
+    } = spec;
+    note(containers.len() != 1, "not exactly one container");
+    if let Some(container) = containers.first() {
         note(!container.image.is_empty(), "an image");
         note(!container.limits.is_empty(), "limits");
         note(!container.ports.is_empty(), "ports");
     }
-    note(!spec.uid.is_empty(), "a uid");
-    note(!spec.node_name.is_empty(), "a node name");
-    note(!spec.init_containers.is_empty(), "init containers");
-    note(!spec.overhead.is_empty(), "overhead");
-    note(!spec.pod_requests.is_empty() || !spec.pod_limits.is_empty(), "pod-level resources");
-    note(spec.node_selector.is_some(), "a node selector");
-    note(spec.node_affinity.is_some(), "node affinity");
-    note(!spec.tolerations.is_empty(), "tolerations");
-    note(!spec.scheduling_gates.is_empty(), "scheduling gates");
-    note(!spec.image_volumes.is_empty(), "image volumes");
+    note(!uid.is_empty(), "a uid");
+    note(!node_name.is_empty(), "a node name");
+    note(!init_containers.is_empty(), "init containers");
+    note(!overhead.is_empty(), "overhead");
+    note(!pod_requests.is_empty() || !pod_limits.is_empty(), "pod-level resources");
+    note(node_selector.is_some(), "a node selector");
+    note(node_affinity.is_some(), "node affinity");
+    note(!tolerations.is_empty(), "tolerations");
+    note(!scheduling_gates.is_empty(), "scheduling gates");
+    note(!image_volumes.is_empty(), "image volumes");
+    note(!topology_spread_constraints.is_empty(), "topology spread constraints");
     let mut cpu = String::new();
     let mut memory = String::new();
     let mut resources = Vec::new();

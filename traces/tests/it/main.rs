@@ -193,3 +193,35 @@ fn pod_features_without_a_plugin_are_reported() {
     .unwrap();
     assert_eq!(facts.unsupported, [("PodTopologySpread", "spec.topologySpreadConstraints")]);
 }
+
+#[test]
+fn topology_spread_constraints_are_read_and_checked() {
+    let spec = |constraint: &str| {
+        format!("kind: Pod\nmetadata: {{name: p}}\nspec:\n  containers: [{{name: c}}]\n  topologySpreadConstraints: [{constraint}]\n")
+    };
+    let (def, _) = traces::parse_pod(
+        &spec("{maxSkew: 1, topologyKey: zone, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: web}}, minDomains: 3}"),
+        Path::new("p.yaml"),
+    )
+    .unwrap();
+    let c = &def.topology_spread_constraints[0];
+    assert_eq!((c.max_skew, c.topology_key.as_str(), c.min_domains), (1, "zone", Some(3)));
+    assert_eq!(c.label_selector.as_ref().unwrap().match_labels, [("app".to_string(), "web".to_string())]);
+    let cases = [
+        (
+            "{maxSkew: 1, topologyKey: zone, whenUnsatisfiable: Maybe}",
+            "p.yaml: spec.topologySpreadConstraints[0].whenUnsatisfiable: Unsupported value: \"Maybe\": supported values: \"DoNotSchedule\", \"ScheduleAnyway\"",
+        ),
+        (
+            "{maxSkew: 1, topologyKey: zone, whenUnsatisfiable: DoNotSchedule, nodeTaintsPolicy: Always}",
+            "p.yaml: spec.topologySpreadConstraints[0].nodeTaintsPolicy: Unsupported value: \"Always\": supported values: \"Honor\", \"Ignore\"",
+        ),
+        (
+            "{maxSkew: 1, topologyKey: zone, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchExpressions: [{key: a, operator: Is}]}}",
+            "p.yaml: spec.topologySpreadConstraints[0].labelSelector.matchExpressions[0].operator: Invalid value: \"Is\": not a valid selector operator",
+        ),
+    ];
+    for (constraint, want) in cases {
+        assert_eq!(traces::parse_pod(&spec(constraint), Path::new("p.yaml")).unwrap_err().to_string(), want);
+    }
+}

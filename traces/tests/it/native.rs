@@ -257,6 +257,22 @@ fn writer_refuses_what_the_format_cannot_hold() {
         err.to_string(),
         format!("{}: pod \"p\": cannot be written in the native CSV format (tolerations): use the YAML format", path.display())
     );
+    let mut spread = pod_def(&[("cpu", "1")]);
+    spread.topology_spread_constraints = vec![scheduler_core::TopologySpreadConstraintDef {
+        max_skew: 1,
+        topology_key: "zone".into(),
+        when_unsatisfiable: scheduler_core::WhenUnsatisfiable::ScheduleAnyway,
+        label_selector: None,
+        min_domains: None,
+        node_affinity_policy: None,
+        node_taints_policy: None,
+        match_label_keys: Vec::new(),
+    }];
+    let err = traces::write_native([arrival(0, "p", &Arc::new(spread), None, None)], &path).unwrap_err();
+    assert!(
+        err.to_string().ends_with("cannot be written in the native CSV format (topology spread constraints): use the YAML format"),
+        "{err}"
+    );
     let mut labelled = pod_def(&[("cpu", "1")]);
     labelled.labels = vec![("app".into(), "web;x".into())];
     let err = traces::write_native([arrival(0, "p", &Arc::new(labelled), None, None)], &path).unwrap_err();
