@@ -60,6 +60,7 @@ pub mod node_name;
 pub mod node_ports;
 pub mod node_unschedulable;
 pub mod noderesources;
+pub mod pod_topology_spread;
 pub mod policy;
 pub mod priority_sort;
 pub mod random;

@@ -14,6 +14,7 @@ use crate::node_ports::NodePorts;
 use crate::node_unschedulable::NodeUnschedulable;
 use crate::noderesources::node_resources_balanced_allocation::NodeResourcesBalancedAllocation;
 use crate::noderesources::node_resources_fit::NodeResourcesFit;
+use crate::pod_topology_spread::PodTopologySpread;
 use crate::priority_sort::PrioritySort;
 use crate::random::Random;
 use crate::scheduling_gates::SchedulingGates;
@@ -26,7 +27,7 @@ use ExtensionPoint::*;
 
 /// Upstream plugins of kube-scheduler 1.36's default profile that simsched does not provide, with their
 /// upstream extension points.
-pub const UNAVAILABLE: [(&str, UnavailablePlugin); 10] = [
+pub const UNAVAILABLE: [(&str, UnavailablePlugin); 9] = [
     (
         "VolumeRestrictions",
         UnavailablePlugin {
@@ -50,14 +51,6 @@ pub const UNAVAILABLE: [(&str, UnavailablePlugin); 10] = [
     (
         "VolumeZone",
         UnavailablePlugin { points: &[PreFilter, Filter], affects_decisions: true, note: "volume zone constraints; only pods with PVs" },
-    ),
-    (
-        "PodTopologySpread",
-        UnavailablePlugin {
-            points: &[PreFilter, Filter, PreScore, Score],
-            affects_decisions: true,
-            note: "topology spread constraints, and system default spreading of pods owned by Services and ReplicaSets",
-        },
     ),
     (
         "InterPodAffinity",
@@ -138,6 +131,7 @@ pub fn registry() -> Registry {
         });
     }
     r.register("NodeAffinity", |args, interner| Ok(Arc::new(NodeAffinity::new(args, interner)?)));
+    r.register("PodTopologySpread", |args, _| Ok(Arc::new(PodTopologySpread::new(args)?)));
     r.register("NodeResourcesFit", |args, interner| Ok(Arc::new(NodeResourcesFit::new(args, interner)?)));
     r.register("NodeResourcesBalancedAllocation", |args, interner| Ok(Arc::new(NodeResourcesBalancedAllocation::new(args, interner)?)));
     for (name, plugin) in UNAVAILABLE {

@@ -107,8 +107,7 @@ pub struct PodDef {
     pub scheduling_gates: Vec<String>,
     /// `spec.volumes[].image.reference` (image volumes count for ImageLocality).
     pub image_volumes: Vec<String>,
-    /// `spec.topologySpreadConstraints` (checked and kept; the PodTopologySpread plugin is not provided
-    /// yet).
+    /// `spec.topologySpreadConstraints`.
     pub topology_spread_constraints: Vec<TopologySpreadConstraintDef>,
 }
 

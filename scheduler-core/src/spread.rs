@@ -3,8 +3,7 @@
 //! (`minDomains` 1, `nodeAffinityPolicy: Honor`, `nodeTaintsPolicy: Ignore`) and `matchLabelKeys` merged into
 //! the selector.
 //!
-//! The PodTopologySpread plugin that evaluates them is not provided yet; a pod that has them is accepted
-//! and reported as using a plugin simsched does not provide.
+//! The `plugins` crate's PodTopologySpread evaluates them.
 
 use crate::error::ModelError;
 use crate::intern::{Interner, Symbol};

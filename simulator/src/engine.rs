@@ -112,6 +112,10 @@ pub struct Progress {
     pub pending: u64,
 }
 
+/// Plugins whose rejections a pod joining the cluster can lift (upstream registers them for pod additions):
+/// pods they rejected are retried when a pod is bound.
+const POD_ADD_PLUGINS: [&str; 1] = ["PodTopologySpread"];
+
 /// How a pod belongs to a job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum JobLink {
@@ -644,6 +648,7 @@ impl Simulation<'_> {
             consecutive_errors: 0,
             expected_duration: duration,
             job_remaining_work: job_work,
+            retry_on_pod_add: false,
         };
         let (slots, sort) = (&self.slots, &self.queue_sort);
         self.queue.add(queued, self.now, &mut |a, b| less(sort.as_ref(), slots, a, b));
@@ -739,8 +744,17 @@ impl Simulation<'_> {
                 self.attempts.errors += 1;
                 self.queue.failed(queued, now, true);
             }
-            Err(_) => {
+            Err(e) => {
                 self.attempts.unschedulable += 1;
+                let mut queued = queued;
+                queued.retry_on_pod_add = match &e {
+                    ScheduleError::Unschedulable(fit) => {
+                        self.scheduler.profile(self.cluster.interner().resolve(pod.scheduler_name)).is_some_and(|profile| {
+                            fit.diagnosis.unschedulable_plugins.iter().any(|&p| POD_ADD_PLUGINS.contains(&profile.plugin_name(p)))
+                        })
+                    }
+                    _ => false,
+                };
                 self.queue.failed(queued, now, false);
             }
         }
@@ -756,6 +770,10 @@ impl Simulation<'_> {
         if let Some(d) = sim_pod.duration {
             self.events.push(now.after(d), Event::Finish(r));
         }
+        // The pod is now on its node, as the scheduler's informers see it: pods rejected by plugins that
+        // register for pod additions are retried.
+        let (slots, sort) = (&self.slots, &self.queue_sort);
+        self.queue.move_waiting_on_pod_adds(now, &mut |a, b| less(sort.as_ref(), slots, a, b));
     }
 
     fn pod_finished(&mut self, r: PodRef) -> Result<(), SimError> {

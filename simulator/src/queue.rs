@@ -30,6 +30,9 @@ pub struct QueuedPod {
     pub expected_duration: Option<Micros>,
     /// Its job's remaining work when queued, for job-level queue orders.
     pub job_remaining_work: Option<Micros>,
+    /// The last rejection involved a plugin that a pod joining the cluster can satisfy (PodTopologySpread
+    /// registers for pod additions): the pod is retried when one does.
+    pub retry_on_pod_add: bool,
 }
 
 /// Backoff parameters (`podInitialBackoffSeconds`, `podMaxBackoffSeconds`).
@@ -170,6 +173,20 @@ impl SchedulingQueue {
         }
     }
 
+    /// A pod was added to the cluster: the unschedulable pods waiting for that move as in
+    /// [`SchedulingQueue::move_all`], the others stay.
+    pub fn move_waiting_on_pod_adds(&mut self, now: SimTime, less: &mut impl FnMut(&QueuedPod, &QueuedPod) -> bool) {
+        if !self.unschedulable.iter().any(|p| p.retry_on_pod_add) {
+            return;
+        }
+        let (moving, staying): (Vec<QueuedPod>, Vec<QueuedPod>) =
+            std::mem::take(&mut self.unschedulable).into_iter().partition(|p| p.retry_on_pod_add);
+        self.unschedulable = staying;
+        for pod in moving {
+            self.requeue(pod, now, less);
+        }
+    }
+
     fn requeue(&mut self, pod: QueuedPod, now: SimTime, less: &mut impl FnMut(&QueuedPod, &QueuedPod) -> bool) {
         let params = self.backoff_params;
         if params.backing_off(&pod, now) {
@@ -250,6 +267,7 @@ mod tests {
             consecutive_errors: 0,
             expected_duration: None,
             job_remaining_work: None,
+            retry_on_pod_add: false,
         }
     }
 

@@ -94,9 +94,6 @@ pub fn pod_def(pod: &k8s::Pod) -> Result<(PodDef, PodFacts), FieldError> {
     {
         unsupported.push(("InterPodAffinity", "spec.affinity.podAffinity/podAntiAffinity"));
     }
-    if spec.topology_spread_constraints.as_ref().is_some_and(|c| !c.is_empty()) {
-        unsupported.push(("PodTopologySpread", "spec.topologySpreadConstraints"));
-    }
     if spec.volumes.iter().flatten().any(|v| v.persistent_volume_claim.is_some() || v.ephemeral.is_some()) {
         unsupported.push(("VolumeBinding", "spec.volumes[].persistentVolumeClaim"));
     }

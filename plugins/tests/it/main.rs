@@ -226,14 +226,23 @@ profiles:
     // multiPoint-only ones; TaintToleration is disabled at Score only.
     assert_eq!(
         p.plugins_at(scheduler_core::ExtensionPoint::Score),
-        ["ImageLocality", "NodeResourcesFit", "NodeAffinity", "NodeResourcesBalancedAllocation"]
+        ["ImageLocality", "NodeResourcesFit", "NodeAffinity", "PodTopologySpread", "NodeResourcesBalancedAllocation"]
     );
     let weights: Vec<(&str, i64)> = p.score_plugins().collect();
-    assert_eq!(weights, [("ImageLocality", 5), ("NodeResourcesFit", 1), ("NodeAffinity", 2), ("NodeResourcesBalancedAllocation", 1)]);
+    assert_eq!(
+        weights,
+        [
+            ("ImageLocality", 5),
+            ("NodeResourcesFit", 1),
+            ("NodeAffinity", 2),
+            ("PodTopologySpread", 2),
+            ("NodeResourcesBalancedAllocation", 1)
+        ]
+    );
     assert_eq!(p.plugins_at(scheduler_core::ExtensionPoint::Filter), ["NodeResourcesFit"]);
     assert_eq!(
         p.plugins_at(scheduler_core::ExtensionPoint::PreScore),
-        ["TaintToleration", "NodeAffinity", "NodeResourcesFit", "NodeResourcesBalancedAllocation"]
+        ["TaintToleration", "NodeAffinity", "NodeResourcesFit", "PodTopologySpread", "NodeResourcesBalancedAllocation"]
     );
     let missing: Vec<&str> = p.missing_plugins().iter().map(|m| m.name.as_str()).collect();
     assert!(missing.contains(&"InterPodAffinity") && missing.contains(&"DefaultPreemption"), "{missing:?}");
@@ -247,9 +256,15 @@ fn default_profile_membership_matches_upstream_for_available_plugins() {
     use scheduler_core::ExtensionPoint::*;
     assert_eq!(p.plugins_at(PreEnqueue), ["SchedulingGates"]);
     assert_eq!(p.plugins_at(QueueSort), ["PrioritySort"]);
-    assert_eq!(p.plugins_at(PreFilter), ["NodeAffinity", "NodePorts", "NodeResourcesFit"]);
-    assert_eq!(p.plugins_at(Filter), ["NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit"]);
-    assert_eq!(p.plugins_at(PreScore), ["TaintToleration", "NodeAffinity", "NodeResourcesFit", "NodeResourcesBalancedAllocation"]);
+    assert_eq!(p.plugins_at(PreFilter), ["NodeAffinity", "NodePorts", "NodeResourcesFit", "PodTopologySpread"]);
+    assert_eq!(
+        p.plugins_at(Filter),
+        ["NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit", "PodTopologySpread"]
+    );
+    assert_eq!(
+        p.plugins_at(PreScore),
+        ["TaintToleration", "NodeAffinity", "NodeResourcesFit", "PodTopologySpread", "NodeResourcesBalancedAllocation"]
+    );
     let weights: Vec<(&str, i64)> = p.score_plugins().collect();
     assert_eq!(
         weights,
@@ -257,6 +272,7 @@ fn default_profile_membership_matches_upstream_for_available_plugins() {
             ("TaintToleration", 3),
             ("NodeAffinity", 2),
             ("NodeResourcesFit", 1),
+            ("PodTopologySpread", 2),
             ("NodeResourcesBalancedAllocation", 1),
             ("ImageLocality", 1)
         ]
@@ -269,7 +285,6 @@ fn default_profile_membership_matches_upstream_for_available_plugins() {
             "NodeVolumeLimits",
             "VolumeBinding",
             "VolumeZone",
-            "PodTopologySpread",
             "InterPodAffinity",
             "DynamicResources",
             "DefaultPreemption",
@@ -437,9 +452,34 @@ fn memo_decisions(memo: bool, n_nodes: usize, script: &[(u8, u32, u32)], seed: u
                 out.push(None);
             }
             _ => {
-                let p = c
-                    .compile_pod(&pod(&format!("p{i}")).cpu(&format!("{}m", cpu)).memory(&format!("{mem}Mi")).image("app:v1").def)
-                    .unwrap();
+                let mut def =
+                    pod(&format!("p{i}")).cpu(&format!("{}m", cpu)).memory(&format!("{mem}Mi")).image("app:v1").label("app", "web").def;
+                // Some pods spread over zones (hard) or hosts (soft): plugins that depend on other pods.
+                let spread = |key: &str, when| scheduler_core::TopologySpreadConstraintDef {
+                    max_skew: 1,
+                    topology_key: key.into(),
+                    when_unsatisfiable: when,
+                    label_selector: Some(scheduler_core::LabelSelectorDef {
+                        match_labels: vec![("app".into(), "web".into())],
+                        match_expressions: vec![],
+                    }),
+                    min_domains: None,
+                    node_affinity_policy: None,
+                    node_taints_policy: None,
+                    match_label_keys: vec![],
+                };
+                match (op / 4) % 3 {
+                    1 => {
+                        def.topology_spread_constraints =
+                            vec![spread("topology.kubernetes.io/zone", scheduler_core::WhenUnsatisfiable::DoNotSchedule)]
+                    }
+                    2 => {
+                        def.topology_spread_constraints =
+                            vec![spread("kubernetes.io/hostname", scheduler_core::WhenUnsatisfiable::ScheduleAnyway)]
+                    }
+                    _ => {}
+                }
+                let p = c.compile_pod(&def).unwrap();
                 match s.schedule_one(&c, &p) {
                     Ok(r) => {
                         out.push(Some(name(&c, r.node).to_string()));

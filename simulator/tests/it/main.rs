@@ -132,3 +132,38 @@ fn the_cost_model_delays_placements() {
     // Attempts at 0, 0.5, 1, 1.5 s; each bound 1 s later: delays 1, 1.5, 2, 2.5.
     assert_eq!((sum.queueing_delay.mean, sum.queueing_delay.max), (1.75, 2.5));
 }
+
+#[test]
+fn pods_held_back_by_topology_spread_are_retried_when_a_pod_joins() {
+    // Zones a and b, one node each. x (zone a) runs for ever; s must keep the app's zone skew ≤ 1, counting
+    // zone b although s cannot go there (nodeAffinityPolicy: Ignore): a holds 1, b 0, so s waits. When y
+    // binds in zone b at t=10, PodTopologySpread's rejection no longer holds and s is retried at once,
+    // not at the five-minute flush.
+    let mut c = Cluster::new();
+    for (name, zone) in [("na", "a"), ("nb", "b")] {
+        c.add_node(&node(name).cpu("4").memory("16Gi").label("topology.kubernetes.io/zone", zone).def).unwrap();
+    }
+    let web = |zone: &str| pod("tmpl").cpu("1").memory("1Gi").label("app", "web").node_selector("topology.kubernetes.io/zone", zone);
+    let mut spreading = web("a").def;
+    spreading.topology_spread_constraints = vec![scheduler_core::TopologySpreadConstraintDef {
+        max_skew: 1,
+        topology_key: "topology.kubernetes.io/zone".into(),
+        when_unsatisfiable: scheduler_core::WhenUnsatisfiable::DoNotSchedule,
+        label_selector: Some(scheduler_core::LabelSelectorDef {
+            match_labels: vec![("app".into(), "web".into())],
+            match_expressions: vec![],
+        }),
+        min_domains: None,
+        node_affinity_policy: Some(scheduler_core::NodeInclusionPolicy::Ignore),
+        node_taints_policy: None,
+        match_label_keys: vec![],
+    }];
+    let forever = |name: &str, t: u64, spec: PodDef| {
+        WorkloadItem::Pod(PodArrival { time: t * S, name: name.into(), spec: Arc::new(spec), duration: None, job: None })
+    };
+    let items = vec![forever("x", 0, web("a").def), forever("s", 1, spreading), forever("y", 10, web("b").def)];
+    let sum = run(c, items, "default");
+    assert_eq!((sum.pods.scheduled, sum.attempts.unschedulable), (3, 1));
+    // s arrived at 1 and was placed when y joined at 10.
+    assert_eq!(sum.queueing_delay.max, 9.0);
+}

@@ -187,11 +187,11 @@ fn pod_files() {
 #[test]
 fn pod_features_without_a_plugin_are_reported() {
     let (_, facts) = traces::parse_pod(
-        "kind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c}]\n  topologySpreadConstraints: [{maxSkew: 1, topologyKey: zone, whenUnsatisfiable: DoNotSchedule}]\n",
+        "kind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c}]\n  affinity: {podAntiAffinity: {}}\n  topologySpreadConstraints: [{maxSkew: 1, topologyKey: zone, whenUnsatisfiable: DoNotSchedule}]\n",
         Path::new("p.yaml"),
     )
     .unwrap();
-    assert_eq!(facts.unsupported, [("PodTopologySpread", "spec.topologySpreadConstraints")]);
+    assert_eq!(facts.unsupported, [("InterPodAffinity", "spec.affinity.podAffinity/podAntiAffinity")]);
 }
 
 #[test]

@@ -1,0 +1,521 @@
+//! PodTopologySpread (PreFilter, Filter, PreScore, Score, NormalizeScore): spreads pods matching a pod's
+//! `topologySpreadConstraints` across topology domains.
+//!
+//! Source: kube-scheduler `pkg/scheduler/framework/plugins/podtopologyspread/{common,filtering,scoring}.go`,
+//! as summarised in the project's reference §3.7.
+//!
+//! - PreFilter (hard constraints, `DoNotSchedule`): over every node that has all the constraints' topology
+//!   keys, per constraint that the node passes the inclusion policies of (`nodeAffinityPolicy: Honor`: the
+//!   pod's node selector and required node affinity; `nodeTaintsPolicy: Honor`: the pod tolerates the node's
+//!   `NoSchedule`/`NoExecute` taints), the matching pods (the incoming pod's namespace, the constraint's
+//!   selector; an empty selector counts none) per domain, the number of domains and the global minimum.
+//!   No hard constraint: Skip.
+//! - Filter: a node without a constraint's key is `UnschedulableAndUnresolvable`; a node where
+//!   `count(domain) + (1 if the pod matches its own selector) − min` exceeds `maxSkew` is `Unschedulable`
+//!   (`min` is 0 when there are fewer domains than `minDomains`).
+//! - PreScore (soft constraints, `ScheduleAnyway`): feasible nodes missing a key are ignored (score 0);
+//!   per non-hostname constraint the domains of the other feasible nodes, weighted `ln(domains + 2)`
+//!   (hostname: `ln(nodes + 2)`), and the matching pods per domain over all nodes. No soft constraint: Skip.
+//! - Score: `round(Σ count·weight + maxSkew − 1)` over the constraints whose key the node has;
+//!   NormalizeScore: `100·(max + min − s)/max` over the non-ignored nodes (all 100 when `max` is 0).
+//!
+//! Default constraints (`defaultingType: System`, or `List` with `defaultConstraints`) take their selector
+//! from the Services, ReplicationControllers, ReplicaSets and StatefulSets selecting the pod. simsched does
+//! not read those objects, so for it that selector is always empty and, as upstream does with an empty
+//! selector, no default constraint applies: pods without constraints of their own are not spread.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use scheduler_core::{
+    ConfigError, CycleContext, ExtensionPoints, FilterPlugin, LabelSelector, MAX_NODE_SCORE, NodeInclusionPolicy, NodeInfo, Plugin,
+    PluginArgs, Pod, PreFilterPlugin, PreFilterResult, PreScorePlugin, ScorePlugin, StateSlot, Status, Symbol, TopologySpreadConstraint,
+    WhenUnsatisfiable, tolerated, well_known,
+};
+
+/// Upstream's Filter reason for a node without a constraint's topology key.
+pub const ERR_REASON_NODE_LABEL_NOT_MATCH: &str = "node(s) didn't match pod topology spread constraints (missing required label)";
+/// Upstream's Filter reason for a node where the skew would exceed `maxSkew`.
+pub const ERR_REASON_CONSTRAINTS_NOT_MATCH: &str = "node(s) didn't match pod topology spread constraints";
+
+/// The plugin's arguments (`PodTopologySpreadArgs`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PodTopologySpreadArgs {
+    #[serde(default)]
+    default_constraints: Vec<serde_json::Value>,
+    #[serde(default)]
+    defaulting_type: Option<String>,
+}
+
+/// Topology spreading of the pod's own constraints.
+#[derive(Clone, Debug, Default)]
+pub struct PodTopologySpread;
+
+impl PodTopologySpread {
+    /// Builds the plugin from its arguments, validating them as upstream does (`defaultingType` is `System`
+    /// or `List`; `System` takes no `defaultConstraints`; a default constraint defines no selector).
+    pub fn new(args: &PluginArgs<'_>) -> Result<PodTopologySpread, ConfigError> {
+        let parsed: PodTopologySpreadArgs = args.decode()?;
+        let path = args.path();
+        let defaulting = parsed.defaulting_type.as_deref().unwrap_or("System");
+        if !matches!(defaulting, "System" | "List") {
+            return Err(ConfigError::new(
+                format!("{path}.defaultingType"),
+                format!("Unsupported value: {defaulting:?}: supported values: \"List\", \"System\""),
+            ));
+        }
+        if defaulting == "System" && !parsed.default_constraints.is_empty() {
+            return Err(ConfigError::new(
+                format!("{path}.defaultConstraints"),
+                "Invalid value: \"...\": when .defaultingType is \"System\", .defaultConstraints must be empty",
+            ));
+        }
+        for (idx, c) in parsed.default_constraints.iter().enumerate() {
+            if c.get("labelSelector").is_some_and(|s| !s.is_null()) {
+                return Err(ConfigError::new(
+                    format!("{path}.defaultConstraints[{idx}].labelSelector"),
+                    "Forbidden: constraint must not define a selector, as they deduced for each pod",
+                ));
+            }
+        }
+        Ok(PodTopologySpread)
+    }
+}
+
+impl Plugin for PodTopologySpread {
+    fn name(&self) -> &str {
+        "PodTopologySpread"
+    }
+
+    fn extension_points(self: Arc<Self>) -> ExtensionPoints {
+        ExtensionPoints {
+            pre_filter: Some(self.clone()),
+            filter: Some(self.clone()),
+            pre_score: Some(self.clone()),
+            score: Some(self),
+            ..ExtensionPoints::default()
+        }
+    }
+}
+
+/// Whether `node` counts for `c` under its inclusion policies (upstream `matchNodeInclusionPolicies`).
+fn included(cx: &CycleContext<'_>, c: &TopologySpreadConstraint, pod: &Pod, node: &NodeInfo) -> bool {
+    if c.node_affinity_policy == NodeInclusionPolicy::Honor && !required_affinity_matches(cx, pod, node) {
+        return false;
+    }
+    if c.node_taints_policy == NodeInclusionPolicy::Honor
+        && node.node.has_hard_taints
+        && node.node.taints.iter().any(|t| t.effect.is_hard() && !tolerated(&pod.tolerations, t))
+    {
+        return false;
+    }
+    true
+}
+
+/// Upstream `GetRequiredNodeAffinity(pod).Match(node)`: the pod's node selector and required node affinity.
+fn required_affinity_matches(cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo) -> bool {
+    if let Some(sel) = &pod.node_selector
+        && !node.node.labels.contains_all(sel)
+    {
+        return false;
+    }
+    pod.required_node_affinity.as_ref().is_none_or(|r| r.matches(node.node.facts(), cx.cluster.interner()))
+}
+
+/// Upstream `countPodsMatchSelector`: the node's pods in `namespace` that `selector` matches; none for a
+/// selector without requirements.
+fn count_matching(cx: &CycleContext<'_>, node: &NodeInfo, selector: &LabelSelector, namespace: Symbol) -> i64 {
+    if matches!(selector, LabelSelector::All(reqs) if reqs.is_empty()) {
+        return 0;
+    }
+    node.pods
+        .iter()
+        .filter_map(|&id| cx.cluster.pod(id))
+        .filter(|bound| bound.pod.namespace == namespace && selector.matches(&bound.pod.labels))
+        .count() as i64
+}
+
+fn has_all_keys(node: &NodeInfo, constraints: &[&TopologySpreadConstraint]) -> bool {
+    constraints.iter().all(|c| node.node.labels.has(c.topology_key))
+}
+
+/// PreFilter state: per hard constraint, the matching pods per domain, the number of domains and the
+/// smallest count.
+#[derive(Clone, Debug, Default)]
+struct HardState {
+    constraints: Vec<HardConstraint>,
+}
+
+#[derive(Clone, Debug)]
+struct HardConstraint {
+    /// Index in the pod's constraints.
+    index: usize,
+    counts: HashMap<Symbol, i64>,
+    /// The smallest count over the domains; `i32::MAX` when there is none (upstream's initial critical path).
+    min: i64,
+}
+
+fn hard_constraints(pod: &Pod) -> Vec<&TopologySpreadConstraint> {
+    pod.topology_spread_constraints.iter().filter(|c| c.when_unsatisfiable == WhenUnsatisfiable::DoNotSchedule).collect()
+}
+
+fn soft_constraints(pod: &Pod) -> Vec<&TopologySpreadConstraint> {
+    pod.topology_spread_constraints.iter().filter(|c| c.when_unsatisfiable == WhenUnsatisfiable::ScheduleAnyway).collect()
+}
+
+impl PreFilterPlugin for PodTopologySpread {
+    fn pre_filter(&self, cx: &CycleContext<'_>, pod: &Pod, state: &mut StateSlot) -> PreFilterResult {
+        let hard = hard_constraints(pod);
+        if hard.is_empty() {
+            return Status::skip().into();
+        }
+        let mut counts: Vec<HashMap<Symbol, i64>> = vec![HashMap::new(); hard.len()];
+        for &id in cx.cluster.node_order() {
+            let node = cx.cluster.node(id);
+            if !has_all_keys(node, &hard) {
+                continue;
+            }
+            for (i, c) in hard.iter().enumerate() {
+                if !included(cx, c, pod, node) {
+                    continue;
+                }
+                let Some(value) = node.node.labels.get(c.topology_key) else { continue };
+                *counts[i].entry(value).or_insert(0) += count_matching(cx, node, &c.selector, pod.namespace);
+            }
+        }
+        let index_of = |c: &TopologySpreadConstraint| pod.topology_spread_constraints.iter().position(|x| std::ptr::eq(x, c)).unwrap_or(0);
+        let constraints = hard
+            .iter()
+            .zip(counts)
+            .map(|(c, counts)| HardConstraint {
+                index: index_of(c),
+                min: counts.values().copied().min().unwrap_or(i64::from(i32::MAX)),
+                counts,
+            })
+            .collect();
+        state.put(HardState { constraints });
+        Status::success().into()
+    }
+}
+
+impl FilterPlugin for PodTopologySpread {
+    /// Only pods with hard constraints are filtered (PreFilter skips the others).
+    fn applies_to(&self, pod: &Pod) -> bool {
+        pod.topology_spread_constraints.iter().any(|c| c.when_unsatisfiable == WhenUnsatisfiable::DoNotSchedule)
+    }
+
+    fn filter(&self, _cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo, state: &StateSlot) -> Status {
+        let Some(s) = state.get::<HardState>() else {
+            return Status::error("reading \"PreFilterPodTopologySpread\" from cycleState: not found");
+        };
+        for h in &s.constraints {
+            let c = &pod.topology_spread_constraints[h.index];
+            let Some(value) = node.node.labels.get(c.topology_key) else {
+                return Status::unresolvable(ERR_REASON_NODE_LABEL_NOT_MATCH);
+            };
+            let min = if (h.counts.len() as i64) < i64::from(c.min_domains) { 0 } else { h.min };
+            let self_match = i64::from(c.selector.matches(&pod.labels));
+            let skew = h.counts.get(&value).copied().unwrap_or(0) + self_match - min;
+            if skew > i64::from(c.max_skew) {
+                return Status::unschedulable(ERR_REASON_CONSTRAINTS_NOT_MATCH);
+            }
+        }
+        Status::success()
+    }
+}
+
+/// PreScore state: per soft constraint, its weight and the matching pods per domain of the feasible
+/// nodes; the feasible nodes missing a key.
+#[derive(Clone, Debug, Default)]
+struct SoftState {
+    constraints: Vec<SoftConstraint>,
+    ignored: Vec<Symbol>,
+}
+
+#[derive(Clone, Debug)]
+struct SoftConstraint {
+    index: usize,
+    weight: f64,
+    /// Matching pods per domain of a feasible node (not used for the hostname key: counted per node).
+    counts: HashMap<Symbol, i64>,
+}
+
+impl PreScorePlugin for PodTopologySpread {
+    fn pre_score(&self, cx: &CycleContext<'_>, pod: &Pod, nodes: &[&NodeInfo], state: &mut StateSlot) -> Status {
+        let soft = soft_constraints(pod);
+        if soft.is_empty() || cx.cluster.node_order().is_empty() {
+            return Status::skip();
+        }
+        let hostname = well_known::LABEL_HOSTNAME;
+        let mut ignored = Vec::new();
+        let mut counts: Vec<HashMap<Symbol, i64>> = vec![HashMap::new(); soft.len()];
+        for node in nodes {
+            if !has_all_keys(node, &soft) {
+                ignored.push(node.node.name_symbol);
+                continue;
+            }
+            for (i, c) in soft.iter().enumerate() {
+                if c.topology_key != hostname
+                    && let Some(value) = node.node.labels.get(c.topology_key)
+                {
+                    counts[i].entry(value).or_insert(0);
+                }
+            }
+        }
+        let weights: Vec<f64> = soft
+            .iter()
+            .zip(&counts)
+            .map(|(c, domains)| {
+                let size = if c.topology_key == hostname { nodes.len() - ignored.len() } else { domains.len() };
+                ((size + 2) as f64).ln()
+            })
+            .collect();
+        for &id in cx.cluster.node_order() {
+            let node = cx.cluster.node(id);
+            if !has_all_keys(node, &soft) {
+                continue;
+            }
+            for (i, c) in soft.iter().enumerate() {
+                if !included(cx, c, pod, node) {
+                    continue;
+                }
+                let Some(value) = node.node.labels.get(c.topology_key) else { continue };
+                if let Some(count) = counts[i].get_mut(&value) {
+                    *count += count_matching(cx, node, &c.selector, pod.namespace);
+                }
+            }
+        }
+        let index_of = |c: &TopologySpreadConstraint| pod.topology_spread_constraints.iter().position(|x| std::ptr::eq(x, c)).unwrap_or(0);
+        let constraints = soft
+            .iter()
+            .zip(counts)
+            .zip(weights)
+            .map(|((c, counts), weight)| SoftConstraint { index: index_of(c), weight, counts })
+            .collect();
+        ignored.sort_unstable();
+        state.put(SoftState { constraints, ignored });
+        Status::success()
+    }
+}
+
+impl ScorePlugin for PodTopologySpread {
+    fn score(&self, cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo, state: &StateSlot) -> Result<i64, Status> {
+        let Some(s) = state.get::<SoftState>() else {
+            return Err(Status::error("reading \"PreScorePodTopologySpread\" from cycleState: not found"));
+        };
+        if s.ignored.binary_search(&node.node.name_symbol).is_ok() {
+            return Ok(0);
+        }
+        let mut score = 0.0f64;
+        for sc in &s.constraints {
+            let c = &pod.topology_spread_constraints[sc.index];
+            let Some(value) = node.node.labels.get(c.topology_key) else { continue };
+            let count = if c.topology_key == well_known::LABEL_HOSTNAME {
+                count_matching(cx, node, &c.selector, pod.namespace)
+            } else {
+                sc.counts.get(&value).copied().unwrap_or(0)
+            };
+            score += count as f64 * sc.weight + f64::from(c.max_skew - 1);
+        }
+        // Go's math.Round: half away from zero, as Rust's round.
+        Ok(score.round() as i64)
+    }
+
+    fn has_normalize(&self) -> bool {
+        true
+    }
+
+    fn normalize(&self, _cx: &CycleContext<'_>, _pod: &Pod, nodes: &[&NodeInfo], state: &StateSlot, scores: &mut [i64]) -> Status {
+        let Some(s) = state.get::<SoftState>() else {
+            return Status::error("reading \"PreScorePodTopologySpread\" from cycleState: not found");
+        };
+        let is_ignored = |node: &NodeInfo| s.ignored.binary_search(&node.node.name_symbol).is_ok();
+        let (mut min, mut max) = (i64::MAX, 0i64);
+        for (node, &score) in nodes.iter().zip(scores.iter()) {
+            if !is_ignored(node) {
+                min = min.min(score);
+                max = max.max(score);
+            }
+        }
+        for (node, score) in nodes.iter().zip(scores.iter_mut()) {
+            *score = if is_ignored(node) {
+                0
+            } else if max == 0 {
+                MAX_NODE_SCORE
+            } else {
+                MAX_NODE_SCORE * (max + min - *score) / max
+            };
+        }
+        Status::success()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::World;
+    use scheduler_core::testing::{PodBuilder, node, pod};
+    use scheduler_core::{LabelSelectorDef, TaintEffect, TopologySpreadConstraintDef};
+
+    const ZONE: &str = "topology.kubernetes.io/zone";
+    const HOST: &str = "kubernetes.io/hostname";
+
+    fn plugin() -> Arc<dyn Plugin> {
+        Arc::new(PodTopologySpread)
+    }
+
+    fn constraint(key: &str, max_skew: i32, when: WhenUnsatisfiable) -> TopologySpreadConstraintDef {
+        TopologySpreadConstraintDef {
+            max_skew,
+            topology_key: key.into(),
+            when_unsatisfiable: when,
+            label_selector: Some(LabelSelectorDef { match_labels: vec![("app".into(), "web".into())], match_expressions: Vec::new() }),
+            min_domains: None,
+            node_affinity_policy: None,
+            node_taints_policy: None,
+            match_label_keys: Vec::new(),
+        }
+    }
+
+    fn web(name: &str) -> PodBuilder {
+        pod(name).label("app", "web")
+    }
+
+    fn spreading(name: &str, constraints: Vec<TopologySpreadConstraintDef>) -> PodBuilder {
+        let mut p = web(name);
+        p.def.topology_spread_constraints = constraints;
+        p
+    }
+
+    fn codes(statuses: &[Status]) -> Vec<String> {
+        statuses.iter().map(|s| if s.is_success() { "ok".to_string() } else { format!("{:?}: {}", s.code(), s.message()) }).collect()
+    }
+
+    /// Zones a (2 nodes) and b (1 node), and a node without a zone.
+    fn zones() -> World {
+        World::new(vec![node("a1").label(ZONE, "a"), node("a2").label(ZONE, "a"), node("b1").label(ZONE, "b"), node("x")])
+    }
+
+    #[test]
+    fn filter_keeps_the_skew_within_max_skew() {
+        let mut w = zones();
+        w.run(0, web("w0")).run(1, web("w1")).run(2, web("w2")).run(0, pod("other").label("app", "db"));
+        // Zone a holds 2 matching pods, zone b 1: min 1. Into a: 2 + 1 − 1 = 2 > 1; into b: 1 + 1 − 1 = 1.
+        let p = w.pod(spreading("new", vec![constraint(ZONE, 1, WhenUnsatisfiable::DoNotSchedule)]));
+        let skewed = format!("Unschedulable: {ERR_REASON_CONSTRAINTS_NOT_MATCH}");
+        let unlabelled = format!("UnschedulableAndUnresolvable: {ERR_REASON_NODE_LABEL_NOT_MATCH}");
+        assert_eq!(codes(&w.filter(plugin(), &p)), [skewed.clone(), skewed, "ok".to_string(), unlabelled]);
+        // maxSkew 2 allows zone a too.
+        let p = w.pod(spreading("new", vec![constraint(ZONE, 2, WhenUnsatisfiable::DoNotSchedule)]));
+        assert_eq!(codes(&w.filter(plugin(), &p))[..3], ["ok", "ok", "ok"]);
+    }
+
+    #[test]
+    fn pods_of_other_namespaces_and_a_pod_not_matching_itself() {
+        let mut w = zones();
+        w.run(0, web("w0").namespace("other")).run(0, web("w1"));
+        // The pod does not match its own selector: no self count. Zone a has 1, zone b 0: a gives 1 − 0 = 1.
+        let mut p = spreading("new", vec![constraint(ZONE, 1, WhenUnsatisfiable::DoNotSchedule)]);
+        p.def.labels.clear();
+        let p = w.pod(p);
+        assert_eq!(codes(&w.filter(plugin(), &p))[..3], ["ok", "ok", "ok"]);
+    }
+
+    #[test]
+    fn min_domains_makes_the_global_minimum_zero() {
+        let mut w = zones();
+        w.run(0, web("w0")).run(2, web("w1"));
+        // Two domains with one pod each: min 1, so zone a takes a second pod (1 + 1 − 1 = 1)...
+        let mut c = constraint(ZONE, 1, WhenUnsatisfiable::DoNotSchedule);
+        let p = w.pod(spreading("new", vec![c.clone()]));
+        assert_eq!(codes(&w.filter(plugin(), &p))[..3], ["ok", "ok", "ok"]);
+        // ...but with minDomains 3 and only 2 domains the minimum is 0: 1 + 1 − 0 = 2 > 1 everywhere.
+        c.min_domains = Some(3);
+        let p = w.pod(spreading("new", vec![c]));
+        assert!(w.filter(plugin(), &p)[..3].iter().all(|s| s.message() == ERR_REASON_CONSTRAINTS_NOT_MATCH));
+    }
+
+    #[test]
+    fn inclusion_policies_decide_which_nodes_count() {
+        let mut w = World::new(vec![
+            node("a1").label(ZONE, "a").label("disk", "ssd"),
+            node("b1").label(ZONE, "b").label("disk", "hdd").taint("dedicated", "x", TaintEffect::NoSchedule),
+        ]);
+        w.run(1, web("w0")).run(1, web("w1"));
+        // Honor node affinity (the default): b1 does not match the pod's node selector, so zone b is not a
+        // domain; zone a alone, min 0: 0 + 1 − 0 = 1, fine.
+        let p = w.pod(spreading("new", vec![constraint(ZONE, 1, WhenUnsatisfiable::DoNotSchedule)]).node_selector("disk", "ssd"));
+        assert!(w.filter(plugin(), &p)[0].is_success());
+        // Ignore node affinity: zone b counts 2, min 0 in a: a gives 0 + 1 − 0 = 1; but b: 2 + 1 − 0 = 3.
+        let mut c = constraint(ZONE, 1, WhenUnsatisfiable::DoNotSchedule);
+        c.node_affinity_policy = Some(NodeInclusionPolicy::Ignore);
+        let p = w.pod(spreading("new", vec![c.clone()]).node_selector("disk", "ssd"));
+        assert_eq!(codes(&w.filter(plugin(), &p)), ["ok".to_string(), format!("Unschedulable: {ERR_REASON_CONSTRAINTS_NOT_MATCH}")]);
+        // Honor taints: b1's taint is not tolerated, so its pods do not count: b1 itself passes (0 + 1 − 0).
+        c.node_taints_policy = Some(NodeInclusionPolicy::Honor);
+        let p = w.pod(spreading("new", vec![c]));
+        assert_eq!(codes(&w.filter(plugin(), &p)), ["ok", "ok"]);
+    }
+
+    #[test]
+    fn pods_without_constraints_skip_both_phases() {
+        let mut w = zones();
+        let p = w.pod(web("plain"));
+        let points = plugin().extension_points();
+        let cx = CycleContext::new(&w.cluster);
+        assert!(points.pre_filter.unwrap().pre_filter(&cx, &p, &mut StateSlot::default()).status.is_skip());
+        assert!(!points.filter.unwrap().applies_to(&p));
+        assert!(w.score(plugin(), &p).unwrap_err().is_skip());
+        // Soft constraints only: no filtering.
+        let p = w.pod(spreading("soft", vec![constraint(ZONE, 1, WhenUnsatisfiable::ScheduleAnyway)]));
+        assert!(w.filter(plugin(), &p).iter().all(Status::is_success));
+    }
+
+    /// The reference's worked example: a hostname constraint with maxSkew 1 on three feasible nodes holding
+    /// 0, 1 and 2 matching pods: weight ln 5, raw 0, 2, 3, normalised 100, 33, 0.
+    #[test]
+    fn score_spec_example_hostname() {
+        let mut w = World::new(vec![node("n0"), node("n1"), node("n2")]);
+        w.run(1, web("w0")).run(2, web("w1")).run(2, web("w2"));
+        let p = w.pod(spreading("new", vec![constraint(HOST, 1, WhenUnsatisfiable::ScheduleAnyway)]));
+        assert_eq!(w.score(plugin(), &p).unwrap(), (vec![0, 2, 3], vec![100, 33, 0]));
+    }
+
+    #[test]
+    fn score_zones_and_ignored_nodes() {
+        let mut w = zones();
+        w.run(0, web("w0")).run(1, web("w1")).run(2, web("w2"));
+        // Domains a and b (x has no zone: ignored, 0): weight ln 4; a: round(2 ln 4) = 3, b: round(ln 4) = 1;
+        // normalised over a and b: 100·(3 + 1 − s)/3.
+        let p = w.pod(spreading("new", vec![constraint(ZONE, 1, WhenUnsatisfiable::ScheduleAnyway)]));
+        assert_eq!(w.score(plugin(), &p).unwrap(), (vec![3, 3, 1, 0], vec![33, 33, 100, 0]));
+        // maxSkew 3 adds 2 to every scored node: 5, 5, 3 → 100·(5 + 3 − s)/5.
+        let p = w.pod(spreading("new", vec![constraint(ZONE, 3, WhenUnsatisfiable::ScheduleAnyway)]));
+        assert_eq!(w.score(plugin(), &p).unwrap(), (vec![5, 5, 3, 0], vec![60, 60, 100, 0]));
+        // No matching pod anywhere: every raw score is 0, so every scored node gets 100.
+        let p = w.pod(spreading(
+            "new",
+            vec![TopologySpreadConstraintDef { label_selector: None, ..constraint(ZONE, 1, WhenUnsatisfiable::ScheduleAnyway) }],
+        ));
+        assert_eq!(w.score(plugin(), &p).unwrap(), (vec![0, 0, 0, 0], vec![100, 100, 100, 0]));
+    }
+
+    #[test]
+    fn arguments_are_checked() {
+        let check = |yaml: &str| {
+            let value: serde_json::Value = serde_json::from_str(yaml).unwrap();
+            PodTopologySpread::new(&PluginArgs::new("PodTopologySpread", Some(&value), "args")).map(|_| ()).map_err(|e| e.to_string())
+        };
+        assert!(check(r#"{"defaultingType": "List", "defaultConstraints": [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway"}]}"#).is_ok());
+        assert!(check(r#"{"defaultingType": "Sometimes"}"#).unwrap_err().contains("args.defaultingType: Unsupported value: \"Sometimes\""));
+        assert!(check(r#"{"defaultConstraints": [{"maxSkew": 1}]}"#).unwrap_err().contains(".defaultConstraints must be empty"));
+        assert!(
+            check(r#"{"defaultingType": "List", "defaultConstraints": [{"maxSkew": 1, "labelSelector": {}}]}"#)
+                .unwrap_err()
+                .contains("args.defaultConstraints[0].labelSelector: Forbidden")
+        );
+    }
+}
