@@ -24,8 +24,9 @@
 //! not read those objects, so for it that selector is always empty and, as upstream does with an empty
 //! selector, no default constraint applies: pods without constraints of their own are not spread.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use foldhash::HashMap;
 
 use serde::Deserialize;
 
@@ -51,8 +52,56 @@ struct PodTopologySpreadArgs {
 }
 
 /// Topology spreading of the pod's own constraints.
-#[derive(Clone, Debug, Default)]
-pub struct PodTopologySpread;
+#[derive(Debug, Default)]
+pub struct PodTopologySpread {
+    counts: MatchCounts,
+}
+
+/// How many of a node's pods a (namespace, selector) matches, remembered per node with the node's
+/// generation (a process-wide unique number per node state): a count is reused exactly when recounting
+/// would give the same number, so a cycle visits the pods of the nodes that changed, not all pods. Only
+/// the cost depends on it.
+#[derive(Debug, Default)]
+struct MatchCounts {
+    tables: Mutex<HashMap<(Symbol, LabelSelector), StampedCounts>>,
+}
+
+/// Per node (by index): the generation a count was taken at, and the count.
+type StampedCounts = Vec<(u64, u32)>;
+
+/// Selectors remembered at most; beyond, the tables start over.
+const SELECTORS_REMEMBERED: usize = 64;
+
+impl MatchCounts {
+    /// Runs `f` with a counter for `(namespace, selector)`.
+    fn with<R>(
+        &self,
+        cx: &CycleContext<'_>,
+        namespace: Symbol,
+        selector: &LabelSelector,
+        f: impl FnOnce(&mut dyn FnMut(&NodeInfo) -> i64) -> R,
+    ) -> R {
+        // A poisoned lock only means another thread panicked while counting: the table is still valid
+        // (every entry is stamped), so keep using it.
+        let mut tables = self.tables.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if tables.len() >= SELECTORS_REMEMBERED && !tables.contains_key(&(namespace, selector.clone())) {
+            tables.clear();
+        }
+        let table = tables.entry((namespace, selector.clone())).or_default();
+        let mut count = |node: &NodeInfo| {
+            let idx = node.id.index();
+            if table.len() <= idx {
+                table.resize(idx + 1, (0, 0));
+            }
+            let entry = &mut table[idx];
+            if entry.0 != node.generation {
+                *entry = (node.generation, count_matching(cx, node, selector, namespace) as u32);
+            }
+            i64::from(entry.1)
+        };
+        f(&mut count)
+    }
+}
 
 impl PodTopologySpread {
     /// Builds the plugin from its arguments, validating them as upstream does (`defaultingType` is `System`
@@ -81,7 +130,7 @@ impl PodTopologySpread {
                 ));
             }
         }
-        Ok(PodTopologySpread)
+        Ok(PodTopologySpread::default())
     }
 }
 
@@ -172,19 +221,18 @@ impl PreFilterPlugin for PodTopologySpread {
         if hard.is_empty() {
             return Status::skip().into();
         }
-        let mut counts: Vec<HashMap<Symbol, i64>> = vec![HashMap::new(); hard.len()];
-        for &id in cx.cluster.node_order() {
-            let node = cx.cluster.node(id);
-            if !has_all_keys(node, &hard) {
-                continue;
-            }
-            for (i, c) in hard.iter().enumerate() {
-                if !included(cx, c, pod, node) {
-                    continue;
+        let mut counts: Vec<HashMap<Symbol, i64>> = vec![HashMap::default(); hard.len()];
+        for (i, c) in hard.iter().enumerate() {
+            self.counts.with(cx, pod.namespace, &c.selector, |count| {
+                for &id in cx.cluster.node_order() {
+                    let node = cx.cluster.node(id);
+                    if !has_all_keys(node, &hard) || !included(cx, c, pod, node) {
+                        continue;
+                    }
+                    let Some(value) = node.node.labels.get(c.topology_key) else { continue };
+                    *counts[i].entry(value).or_insert(0) += count(node);
                 }
-                let Some(value) = node.node.labels.get(c.topology_key) else { continue };
-                *counts[i].entry(value).or_insert(0) += count_matching(cx, node, &c.selector, pod.namespace);
-            }
+            });
         }
         let index_of = |c: &TopologySpreadConstraint| pod.topology_spread_constraints.iter().position(|x| std::ptr::eq(x, c)).unwrap_or(0);
         let constraints = hard
@@ -251,7 +299,7 @@ impl PreScorePlugin for PodTopologySpread {
         }
         let hostname = well_known::LABEL_HOSTNAME;
         let mut ignored = Vec::new();
-        let mut counts: Vec<HashMap<Symbol, i64>> = vec![HashMap::new(); soft.len()];
+        let mut counts: Vec<HashMap<Symbol, i64>> = vec![HashMap::default(); soft.len()];
         for node in nodes {
             if !has_all_keys(node, &soft) {
                 ignored.push(node.node.name_symbol);
@@ -273,20 +321,23 @@ impl PreScorePlugin for PodTopologySpread {
                 ((size + 2) as f64).ln()
             })
             .collect();
-        for &id in cx.cluster.node_order() {
-            let node = cx.cluster.node(id);
-            if !has_all_keys(node, &soft) {
+        for (i, c) in soft.iter().enumerate() {
+            if c.topology_key == hostname {
+                // Counted per node by Score.
                 continue;
             }
-            for (i, c) in soft.iter().enumerate() {
-                if !included(cx, c, pod, node) {
-                    continue;
+            self.counts.with(cx, pod.namespace, &c.selector, |count| {
+                for &id in cx.cluster.node_order() {
+                    let node = cx.cluster.node(id);
+                    if !has_all_keys(node, &soft) || !included(cx, c, pod, node) {
+                        continue;
+                    }
+                    let Some(value) = node.node.labels.get(c.topology_key) else { continue };
+                    if let Some(total) = counts[i].get_mut(&value) {
+                        *total += count(node);
+                    }
                 }
-                let Some(value) = node.node.labels.get(c.topology_key) else { continue };
-                if let Some(count) = counts[i].get_mut(&value) {
-                    *count += count_matching(cx, node, &c.selector, pod.namespace);
-                }
-            }
+            });
         }
         let index_of = |c: &TopologySpreadConstraint| pod.topology_spread_constraints.iter().position(|x| std::ptr::eq(x, c)).unwrap_or(0);
         let constraints = soft
@@ -364,7 +415,7 @@ mod tests {
     const HOST: &str = "kubernetes.io/hostname";
 
     fn plugin() -> Arc<dyn Plugin> {
-        Arc::new(PodTopologySpread)
+        Arc::new(PodTopologySpread::default())
     }
 
     fn constraint(key: &str, max_skew: i32, when: WhenUnsatisfiable) -> TopologySpreadConstraintDef {
@@ -501,6 +552,38 @@ mod tests {
             vec![TopologySpreadConstraintDef { label_selector: None, ..constraint(ZONE, 1, WhenUnsatisfiable::ScheduleAnyway) }],
         ));
         assert_eq!(w.score(plugin(), &p).unwrap(), (vec![0, 0, 0, 0], vec![100, 100, 100, 0]));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        /// The remembered per-node counts give the verdicts and scores a fresh plugin computes from scratch,
+        /// after any sequence of pods added and removed.
+        #[test]
+        fn remembered_counts_equal_a_recount(ops in proptest::collection::vec((0usize..6, 0u8..4, proptest::prelude::any::<bool>()), 1..60)) {
+            let mut w = World::new((0..6).map(|i| node(&format!("n{i}")).label(ZONE, &format!("z{}", i % 3))).collect());
+            let long_lived: Arc<dyn Plugin> = plugin();
+            let mut bound = Vec::new();
+            let hard = constraint(ZONE, 1, WhenUnsatisfiable::DoNotSchedule);
+            let soft = constraint(ZONE, 2, WhenUnsatisfiable::ScheduleAnyway);
+            for (step, (node_idx, kind, remove)) in ops.into_iter().enumerate() {
+                if remove && !bound.is_empty() {
+                    w.cluster.remove_pod(bound.remove(step % bound.len()));
+                } else {
+                    let p = match kind {
+                        0 => web(&format!("p{step}")),
+                        1 => web(&format!("p{step}")).namespace("other"),
+                        2 => pod(&format!("p{step}")).label("app", "db"),
+                        _ => spreading(&format!("p{step}"), vec![hard.clone()]),
+                    };
+                    let compiled = w.pod(p);
+                    bound.push(w.cluster.add_pod(compiled, w.nodes[node_idx]));
+                }
+                let p = w.pod(spreading("new", vec![hard.clone(), soft.clone()]));
+                proptest::prop_assert_eq!(codes(&w.filter(long_lived.clone(), &p)), codes(&w.filter(plugin(), &p)));
+                proptest::prop_assert_eq!(w.score(long_lived.clone(), &p).unwrap(), w.score(plugin(), &p).unwrap());
+            }
+        }
     }
 
     #[test]
