@@ -33,7 +33,7 @@ use serde::Deserialize;
 use scheduler_core::{
     ConfigError, CycleContext, ExtensionPoints, FilterPlugin, LabelSelector, MAX_NODE_SCORE, NodeInclusionPolicy, NodeInfo, Plugin,
     PluginArgs, Pod, PreFilterPlugin, PreFilterResult, PreScorePlugin, ScorePlugin, StateSlot, Status, Symbol, TopologySpreadConstraint,
-    WhenUnsatisfiable, tolerated, well_known,
+    WhenUnsatisfiable, is_qualified_name, tolerated, well_known,
 };
 
 /// Upstream's Filter reason for a node without a constraint's topology key.
@@ -46,9 +46,32 @@ pub const ERR_REASON_CONSTRAINTS_NOT_MATCH: &str = "node(s) didn't match pod top
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct PodTopologySpreadArgs {
     #[serde(default)]
-    default_constraints: Vec<serde_json::Value>,
+    default_constraints: Vec<DefaultConstraint>,
     #[serde(default)]
     defaulting_type: Option<String>,
+}
+
+/// A `v1.TopologySpreadConstraint` of `defaultConstraints`: the fields validation reads; the others are
+/// accepted as they are.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct DefaultConstraint {
+    #[serde(default)]
+    max_skew: i32,
+    #[serde(default)]
+    topology_key: String,
+    #[serde(default)]
+    when_unsatisfiable: String,
+    #[serde(default)]
+    label_selector: Option<serde_json::Value>,
+    #[serde(default, rename = "minDomains")]
+    _min_domains: Option<serde_json::Value>,
+    #[serde(default, rename = "nodeAffinityPolicy")]
+    _node_affinity_policy: Option<serde_json::Value>,
+    #[serde(default, rename = "nodeTaintsPolicy")]
+    _node_taints_policy: Option<serde_json::Value>,
+    #[serde(default, rename = "matchLabelKeys")]
+    _match_label_keys: Option<serde_json::Value>,
 }
 
 /// Topology spreading of the pod's own constraints.
@@ -104,8 +127,8 @@ impl MatchCounts {
 }
 
 impl PodTopologySpread {
-    /// Builds the plugin from its arguments, validating them as upstream does (`defaultingType` is `System`
-    /// or `List`; `System` takes no `defaultConstraints`; a default constraint defines no selector).
+    /// Builds the plugin from its arguments, validating them as upstream does (`ValidatePodTopologySpreadArgs`;
+    /// the first problem is the error).
     pub fn new(args: &PluginArgs<'_>) -> Result<PodTopologySpread, ConfigError> {
         let parsed: PodTopologySpreadArgs = args.decode()?;
         let path = args.path();
@@ -113,21 +136,52 @@ impl PodTopologySpread {
         if !matches!(defaulting, "System" | "List") {
             return Err(ConfigError::new(
                 format!("{path}.defaultingType"),
-                format!("Unsupported value: {defaulting:?}: supported values: \"List\", \"System\""),
+                format!("Unsupported value: {defaulting:?}: supported values: \"System\", \"List\""),
             ));
         }
         if defaulting == "System" && !parsed.default_constraints.is_empty() {
             return Err(ConfigError::new(
-                format!("{path}.defaultConstraints"),
-                "Invalid value: \"...\": when .defaultingType is \"System\", .defaultConstraints must be empty",
+                format!("{path}.defaultingType"),
+                "Invalid value: \"System\": when .defaultConstraints are not empty",
             ));
         }
         for (idx, c) in parsed.default_constraints.iter().enumerate() {
-            if c.get("labelSelector").is_some_and(|s| !s.is_null()) {
+            let field = format!("{path}.defaultConstraints[{idx}]");
+            if c.max_skew <= 0 {
                 return Err(ConfigError::new(
-                    format!("{path}.defaultConstraints[{idx}].labelSelector"),
+                    format!("{field}.maxSkew"),
+                    format!("Invalid value: {}: not in valid range (0, inf)", c.max_skew),
+                ));
+            }
+            if c.topology_key.is_empty() {
+                return Err(ConfigError::new(format!("{field}.topologyKey"), "Required value: can not be empty"));
+            }
+            if !is_qualified_name(&c.topology_key) {
+                return Err(ConfigError::new(
+                    format!("{field}.topologyKey"),
+                    format!("Invalid value: {:?}: must be a qualified name", c.topology_key),
+                ));
+            }
+            if c.when_unsatisfiable.is_empty() {
+                return Err(ConfigError::new(format!("{field}.whenUnsatisfiable"), "Required value: can not be empty"));
+            }
+            if WhenUnsatisfiable::parse(&c.when_unsatisfiable).is_none() {
+                return Err(ConfigError::new(
+                    format!("{field}.whenUnsatisfiable"),
+                    format!("Unsupported value: {:?}: supported values: \"DoNotSchedule\", \"ScheduleAnyway\"", c.when_unsatisfiable),
+                ));
+            }
+            if c.label_selector.as_ref().is_some_and(|s| !s.is_null()) {
+                return Err(ConfigError::new(
+                    format!("{field}.labelSelector"),
                     "Forbidden: constraint must not define a selector, as they deduced for each pod",
                 ));
+            }
+            if parsed.default_constraints[..idx]
+                .iter()
+                .any(|other| other.topology_key == c.topology_key && other.when_unsatisfiable == c.when_unsatisfiable)
+            {
+                return Err(ConfigError::new(field, format!("Duplicate value: \"{{{}, {}}}\"", c.topology_key, c.when_unsatisfiable)));
             }
         }
         Ok(PodTopologySpread::default())
@@ -588,17 +642,50 @@ mod tests {
 
     #[test]
     fn arguments_are_checked() {
-        let check = |yaml: &str| {
-            let value: serde_json::Value = serde_json::from_str(yaml).unwrap();
+        let check = |json: &str| {
+            let value: serde_json::Value = serde_json::from_str(json).unwrap();
             PodTopologySpread::new(&PluginArgs::new("PodTopologySpread", Some(&value), "args")).map(|_| ()).map_err(|e| e.to_string())
         };
-        assert!(check(r#"{"defaultingType": "List", "defaultConstraints": [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway"}]}"#).is_ok());
-        assert!(check(r#"{"defaultingType": "Sometimes"}"#).unwrap_err().contains("args.defaultingType: Unsupported value: \"Sometimes\""));
-        assert!(check(r#"{"defaultConstraints": [{"maxSkew": 1}]}"#).unwrap_err().contains(".defaultConstraints must be empty"));
-        assert!(
-            check(r#"{"defaultingType": "List", "defaultConstraints": [{"maxSkew": 1, "labelSelector": {}}]}"#)
-                .unwrap_err()
-                .contains("args.defaultConstraints[0].labelSelector: Forbidden")
-        );
+        let constraint = |fields: &str| format!(r#"{{"defaultingType": "List", "defaultConstraints": [{fields}]}}"#);
+        assert_eq!(check(&constraint(r#"{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway"}"#)), Ok(()));
+        let cases = [
+            (
+                r#"{"defaultingType": "Sometimes"}"#.to_string(),
+                r#"args.defaultingType: Unsupported value: "Sometimes": supported values: "System", "List""#,
+            ),
+            (
+                r#"{"defaultConstraints": [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway"}]}"#.to_string(),
+                r#"args.defaultingType: Invalid value: "System": when .defaultConstraints are not empty"#,
+            ),
+            (
+                constraint(r#"{"maxSkew": 0, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway"}"#),
+                "args.defaultConstraints[0].maxSkew: Invalid value: 0: not in valid range (0, inf)",
+            ),
+            (
+                constraint(r#"{"maxSkew": 1, "whenUnsatisfiable": "ScheduleAnyway"}"#),
+                "args.defaultConstraints[0].topologyKey: Required value: can not be empty",
+            ),
+            (
+                constraint(r#"{"maxSkew": 1, "topologyKey": "zone"}"#),
+                "args.defaultConstraints[0].whenUnsatisfiable: Required value: can not be empty",
+            ),
+            (
+                constraint(r#"{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "Never"}"#),
+                r#"args.defaultConstraints[0].whenUnsatisfiable: Unsupported value: "Never": supported values: "DoNotSchedule", "ScheduleAnyway""#,
+            ),
+            (
+                constraint(r#"{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {}}"#),
+                "args.defaultConstraints[0].labelSelector: Forbidden: constraint must not define a selector, as they deduced for each pod",
+            ),
+            (
+                constraint(
+                    r#"{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway"}, {"maxSkew": 2, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway"}"#,
+                ),
+                r#"args.defaultConstraints[1]: Duplicate value: "{zone, ScheduleAnyway}""#,
+            ),
+        ];
+        for (json, want) in cases {
+            assert_eq!(check(&json).unwrap_err(), want, "{json}");
+        }
     }
 }
