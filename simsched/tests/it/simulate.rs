@@ -256,3 +256,58 @@ fn mistakes_get_clear_errors() {
         assert!(stderr(&a).contains(expected), "{args:?}: {}", stderr(&a));
     }
 }
+
+/// Checks that every web pod of the spread sample's run in `out` was placed where its zone then held at most
+/// one more web pod than the emptiest zone (maxSkew 1, counting the web pods running at that instant). Pods
+/// placed at the same instant were placed one after the other: some order of them must satisfy the rule.
+fn zone_skew_kept(out: &str) -> Result<(), String> {
+    let mut reader = csv::Reader::from_path(Path::new(out).join("pods.csv")).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (name, node, scheduled, finish) = (col("name"), col("node"), col("scheduled"), col("finish"));
+    // (zone, placed at, finished at) of every web pod; nodes are named <zone>-<n>.
+    let web: Vec<(String, f64, f64)> = reader
+        .records()
+        .map(Result::unwrap)
+        .filter(|r| r[name].starts_with("web-"))
+        .map(|r| (r[node].split('-').next().unwrap().to_string(), r[scheduled].parse().unwrap(), r[finish].parse().unwrap_or(f64::MAX)))
+        .collect();
+    assert_eq!(web.len(), 24);
+    let mut instants: Vec<f64> = web.iter().map(|w| w.1).collect();
+    instants.sort_by(f64::total_cmp);
+    instants.dedup();
+    for at in instants {
+        let mut counts: Vec<i64> =
+            ["a", "b", "c"].iter().map(|z| web.iter().filter(|(wz, s, f)| wz == z && *s < at && *f > at).count() as i64).collect();
+        let mut placed: Vec<usize> = web.iter().filter(|w| w.1 == at).map(|w| usize::from(w.0.as_bytes()[0] - b'a')).collect();
+        // Placing into a zone with the fewest pods never blocks another valid placement, so greedy order works.
+        while !placed.is_empty() {
+            let min = *counts.iter().min().unwrap();
+            let Some(next) = placed.iter().position(|&z| counts[z] + 1 - min <= 1) else {
+                return Err(format!("the web pods placed at {at}s break the zone skew: zones {placed:?} onto counts {counts:?}"));
+            };
+            counts[placed.swap_remove(next)] += 1;
+        }
+    }
+    Ok(())
+}
+
+/// The spread sample under policies with PodTopologySpread keeps the zone skew; the same packing policy
+/// without the plugin does not (so the check above can tell).
+#[test]
+fn spread_sample_keeps_the_zone_skew_at_every_placement() {
+    let run = |choice: &[&str]| {
+        let dir = TempDir::new();
+        let out = dir.path("out");
+        let mut args =
+            vec!["run", "--cluster", "traces/samples/spread/cluster.yaml", "--workload", "traces/samples/spread/workload.yaml", "-q"];
+        args.extend_from_slice(choice);
+        args.extend_from_slice(&["--out", &out]);
+        simsched(&args).success();
+        zone_skew_kept(&out)
+    };
+    for policy in ["default", "binpack"] {
+        assert_eq!(run(&["--policy", policy]), Ok(()), "{policy}");
+    }
+    assert!(run(&["--config", "traces/samples/spread/no-spread.yaml"]).is_err());
+}
