@@ -107,10 +107,11 @@ impl MatchCounts {
         // A poisoned lock only means another thread panicked while counting: the table is still valid
         // (every entry is stamped), so keep using it.
         let mut tables = self.tables.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if tables.len() >= SELECTORS_REMEMBERED && !tables.contains_key(&(namespace, selector.clone())) {
+        let key = (namespace, selector.clone());
+        if tables.len() >= SELECTORS_REMEMBERED && !tables.contains_key(&key) {
             tables.clear();
         }
-        let table = tables.entry((namespace, selector.clone())).or_default();
+        let table = tables.entry(key).or_default();
         let mut count = |node: &NodeInfo| {
             let idx = node.id.index();
             if table.len() <= idx {
@@ -261,17 +262,14 @@ struct HardConstraint {
     min: i64,
 }
 
-fn hard_constraints(pod: &Pod) -> Vec<&TopologySpreadConstraint> {
-    pod.topology_spread_constraints.iter().filter(|c| c.when_unsatisfiable == WhenUnsatisfiable::DoNotSchedule).collect()
-}
-
-fn soft_constraints(pod: &Pod) -> Vec<&TopologySpreadConstraint> {
-    pod.topology_spread_constraints.iter().filter(|c| c.when_unsatisfiable == WhenUnsatisfiable::ScheduleAnyway).collect()
+/// The pod's constraints with `when`, and their indices among all its constraints.
+fn constraints_with(pod: &Pod, when: WhenUnsatisfiable) -> (Vec<usize>, Vec<&TopologySpreadConstraint>) {
+    pod.topology_spread_constraints.iter().enumerate().filter(|(_, c)| c.when_unsatisfiable == when).unzip()
 }
 
 impl PreFilterPlugin for PodTopologySpread {
     fn pre_filter(&self, cx: &CycleContext<'_>, pod: &Pod, state: &mut StateSlot) -> PreFilterResult {
-        let hard = hard_constraints(pod);
+        let (indices, hard) = constraints_with(pod, WhenUnsatisfiable::DoNotSchedule);
         if hard.is_empty() {
             return Status::skip().into();
         }
@@ -288,15 +286,10 @@ impl PreFilterPlugin for PodTopologySpread {
                 }
             });
         }
-        let index_of = |c: &TopologySpreadConstraint| pod.topology_spread_constraints.iter().position(|x| std::ptr::eq(x, c)).unwrap_or(0);
-        let constraints = hard
-            .iter()
+        let constraints = indices
+            .into_iter()
             .zip(counts)
-            .map(|(c, counts)| HardConstraint {
-                index: index_of(c),
-                min: counts.values().copied().min().unwrap_or(i64::from(i32::MAX)),
-                counts,
-            })
+            .map(|(index, counts)| HardConstraint { index, min: counts.values().copied().min().unwrap_or(i64::from(i32::MAX)), counts })
             .collect();
         state.put(HardState { constraints });
         Status::success().into()
@@ -347,7 +340,7 @@ struct SoftConstraint {
 
 impl PreScorePlugin for PodTopologySpread {
     fn pre_score(&self, cx: &CycleContext<'_>, pod: &Pod, nodes: &[&NodeInfo], state: &mut StateSlot) -> Status {
-        let soft = soft_constraints(pod);
+        let (indices, soft) = constraints_with(pod, WhenUnsatisfiable::ScheduleAnyway);
         if soft.is_empty() || cx.cluster.node_order().is_empty() {
             return Status::skip();
         }
@@ -393,12 +386,11 @@ impl PreScorePlugin for PodTopologySpread {
                 }
             });
         }
-        let index_of = |c: &TopologySpreadConstraint| pod.topology_spread_constraints.iter().position(|x| std::ptr::eq(x, c)).unwrap_or(0);
-        let constraints = soft
-            .iter()
+        let constraints = indices
+            .into_iter()
             .zip(counts)
             .zip(weights)
-            .map(|((c, counts), weight)| SoftConstraint { index: index_of(c), weight, counts })
+            .map(|((index, counts), weight)| SoftConstraint { index, weight, counts })
             .collect();
         ignored.sort_unstable();
         state.put(SoftState { constraints, ignored });

@@ -459,6 +459,7 @@ impl Scheduler {
             profile.filter.iter().filter(|s| !skip_filter[s.plugin] && s.imp.applies_to(pod)).collect();
         let mut memo = if opts.advance && self.use_memo { self.memos[profile_idx].begin(pod, cluster, profile.score.len()) } else { None };
         let filter_memo = if filters.iter().all(|f| f.imp.node_local()) { memo.as_deref_mut() } else { None };
+        let mut chunk = std::mem::take(&mut self.search_buffers.chunk).recycled();
         let search = search_feasible(
             &cx,
             pod,
@@ -471,7 +472,10 @@ impl Scheduler {
             profile,
             filter_memo,
             &mut self.search_buffers,
-        )?;
+            &mut chunk,
+        );
+        self.search_buffers.chunk = chunk.recycled();
+        let search = search?;
         let evaluated = search.feasible.len() + search.n_failures;
         if opts.advance {
             self.next_start_node_index = (self.next_start_node_index + evaluated) % all_nodes.len();
@@ -698,29 +702,10 @@ impl<'c> FilterRun<'_, 'c> {
     }
 }
 
+/// The feasible nodes among `nodes` from the rotated position `start`, at most `num_to_find`, with the
+/// memo's verdicts when given; `buf` holds one chunk evaluation.
 #[expect(clippy::too_many_arguments, reason = "the cycle's pieces, passed explicitly to keep borrows apart")]
-fn search_feasible(
-    cx: &CycleContext<'_>,
-    pod: &Pod,
-    nodes: &[NodeId],
-    start: usize,
-    num_to_find: usize,
-    filters: &[&FilterSlot],
-    state: &[StateSlot],
-    parallel_min_nodes: usize,
-    profile: &Profile,
-    memo: Option<&mut Memo>,
-    bufs: &mut SearchBuffers,
-) -> Result<Search, ScheduleError> {
-    let mut chunk = std::mem::take(&mut bufs.chunk).recycled();
-    let search = search_with(cx, pod, nodes, start, num_to_find, filters, state, parallel_min_nodes, profile, memo, bufs, &mut chunk);
-    bufs.chunk = chunk.recycled();
-    search
-}
-
-/// [`search_feasible`] with the chunk buffers to use.
-#[expect(clippy::too_many_arguments, reason = "the cycle's pieces, passed explicitly to keep borrows apart")]
-fn search_with<'c>(
+fn search_feasible<'c>(
     cx: &CycleContext<'c>,
     pod: &Pod,
     nodes: &[NodeId],
