@@ -8,6 +8,7 @@ use crate::best_fit::BestFit;
 use crate::fifo::Fifo;
 use crate::first_fit::FirstFit;
 use crate::image_locality::ImageLocality;
+use crate::inter_pod_affinity::InterPodAffinity;
 use crate::node_affinity::NodeAffinity;
 use crate::node_name::NodeName;
 use crate::node_ports::NodePorts;
@@ -27,7 +28,7 @@ use ExtensionPoint::*;
 
 /// Upstream plugins of kube-scheduler 1.36's default profile that simsched does not provide, with their
 /// upstream extension points.
-pub const UNAVAILABLE: [(&str, UnavailablePlugin); 9] = [
+pub const UNAVAILABLE: [(&str, UnavailablePlugin); 8] = [
     (
         "VolumeRestrictions",
         UnavailablePlugin {
@@ -51,14 +52,6 @@ pub const UNAVAILABLE: [(&str, UnavailablePlugin); 9] = [
     (
         "VolumeZone",
         UnavailablePlugin { points: &[PreFilter, Filter], affects_decisions: true, note: "volume zone constraints; only pods with PVs" },
-    ),
-    (
-        "InterPodAffinity",
-        UnavailablePlugin {
-            points: &[PreFilter, Filter, PreScore, Score],
-            affects_decisions: true,
-            note: "pod affinity and anti-affinity",
-        },
     ),
     (
         "DynamicResources",
@@ -131,6 +124,7 @@ pub fn registry() -> Registry {
         });
     }
     r.register("NodeAffinity", |args, interner| Ok(Arc::new(NodeAffinity::new(args, interner)?)));
+    r.register("InterPodAffinity", |args, _| Ok(Arc::new(InterPodAffinity::new(args)?)));
     r.register("PodTopologySpread", |args, _| Ok(Arc::new(PodTopologySpread::new(args)?)));
     r.register("NodeResourcesFit", |args, interner| Ok(Arc::new(NodeResourcesFit::new(args, interner)?)));
     r.register("NodeResourcesBalancedAllocation", |args, interner| Ok(Arc::new(NodeResourcesBalancedAllocation::new(args, interner)?)));

@@ -1,11 +1,13 @@
 //! Cluster state: nodes in a dense arena, bound pods in a slab, and the zone-interleaved node order.
 
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use foldhash::HashMap;
 
 use crate::error::ModelError;
-use crate::intern::{Interner, Symbol};
+use crate::intern::{Interner, Symbol, well_known};
+use crate::labels::Labels;
 use crate::node::{Node, NodeDef, NodeId, NodeInfo, PodId};
 use crate::pod::{Pod, PodDef};
 
@@ -84,6 +86,22 @@ pub struct Cluster {
     /// node is there, and what the scheduler's memo checks for every node of a cycle, 8 bytes each instead
     /// of a NodeInfo's cache line.
     generations: Vec<u64>,
+    /// Namespaces by name with their labels: those given, and those of pods added (with the label the API
+    /// server puts on every namespace, `kubernetes.io/metadata.name`).
+    namespaces: BTreeMap<Symbol, Labels>,
+    /// The nodes whose pods changed, each with the state generation the change produced, oldest first
+    /// (emptied when nodes change, halved when long): what lets a plugin that keeps counts per node catch up
+    /// with the cluster by visiting only the nodes that changed since it last looked.
+    journal: Vec<(u64, NodeId)>,
+    /// Pods with inter-pod affinity terms, and those among them with required anti-affinity terms.
+    n_pods_with_affinity: usize,
+    n_pods_with_required_anti_affinity: usize,
+}
+
+fn implicit_namespace_labels(name: Symbol) -> Labels {
+    let mut labels = Labels::default();
+    labels.insert(well_known::LABEL_METADATA_NAME, name);
+    labels
 }
 
 /// What the cluster knows of an image name (upstream `ImageStateSummary`).
@@ -148,6 +166,7 @@ impl Cluster {
         self.order = OnceLock::new();
         self.nodes_generation = crate::node::next_generation();
         self.state_generation = self.nodes_generation;
+        self.journal.clear();
         Ok(id)
     }
 
@@ -183,11 +202,13 @@ impl Cluster {
         self.order = OnceLock::new();
         self.nodes_generation = crate::node::next_generation();
         self.state_generation = self.nodes_generation;
+        self.journal.clear();
         let mut removed = Vec::with_capacity(info.pods.len());
         for pod_id in info.pods {
             if let Some(bound) = self.pods[pod_id.index()].take() {
                 self.free_pod_slots.push(pod_id);
                 self.n_pods -= 1;
+                self.count_affinity(&bound.pod, false);
                 removed.push(bound.pod);
             }
         }
@@ -223,6 +244,9 @@ impl Cluster {
         info.add_pod(id, &pod);
         self.generations[node.index()] = info.generation;
         self.state_generation = info.generation;
+        self.record_change(node);
+        self.count_affinity(&pod, true);
+        self.namespaces.entry(pod.namespace).or_insert_with(|| implicit_namespace_labels(pod.namespace));
         self.pods[id.index()] = Some(BoundPod { pod, node, index_in_node });
         self.n_pods += 1;
         id
@@ -246,6 +270,7 @@ impl Cluster {
             let moved = info.remove_pod_at(bound.index_in_node as usize, id, &bound.pod);
             self.generations[bound.node.index()] = info.generation;
             self.state_generation = info.generation;
+            self.record_change(bound.node);
             if let Some(moved_bound) = moved.and_then(|m| self.pods.get_mut(m.index())).and_then(Option::as_mut) {
                 moved_bound.index_in_node = bound.index_in_node;
             }
@@ -254,7 +279,74 @@ impl Cluster {
         }
         self.free_pod_slots.push(id);
         self.n_pods -= 1;
+        self.count_affinity(&bound.pod, false);
         Some(bound.pod)
+    }
+
+    fn record_change(&mut self, node: NodeId) {
+        if self.journal.len() >= 4 * self.nodes.len().max(1024) {
+            self.journal.drain(..self.journal.len() / 2);
+        }
+        self.journal.push((self.state_generation, node));
+    }
+
+    fn count_affinity(&mut self, pod: &Pod, added: bool) {
+        if let Some(affinity) = &pod.affinity {
+            let anti = usize::from(!affinity.required_anti_affinity.is_empty());
+            if added {
+                self.n_pods_with_affinity += 1;
+                self.n_pods_with_required_anti_affinity += anti;
+            } else {
+                self.n_pods_with_affinity -= 1;
+                self.n_pods_with_required_anti_affinity -= anti;
+            }
+        }
+    }
+
+    /// The nodes whose pods changed after the cluster was at state `generation` (a value of
+    /// [`Cluster::state_generation`]), oldest first, possibly repeated; `None` when that is no longer known
+    /// (nodes were added or removed since, the record was shortened, or the generation is not one of this
+    /// cluster's): the caller then starts over from the whole cluster.
+    pub fn nodes_changed_since(&self, generation: u64) -> Option<impl ExactSizeIterator<Item = NodeId> + '_> {
+        let start = if generation == self.state_generation {
+            self.journal.len()
+        } else {
+            let idx = self.journal.binary_search_by_key(&generation, |&(g, _)| g).ok()?;
+            idx + 1
+        };
+        Some(self.journal[start..].iter().map(|&(_, n)| n))
+    }
+
+    /// Adds a namespace (or replaces its labels); the API server's `kubernetes.io/metadata.name` label is
+    /// set to the name whatever `labels` say.
+    pub fn add_namespace(&mut self, name: &str, labels: &[(String, String)]) {
+        let name = self.interner.intern(name);
+        let mut set = Labels::new(&mut self.interner, labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        set.insert(well_known::LABEL_METADATA_NAME, name);
+        self.namespaces.insert(name, set);
+        self.state_generation = crate::node::next_generation();
+        self.journal.clear();
+    }
+
+    /// The labels of namespace `name`: those given to [`Cluster::add_namespace`], else (a namespace known
+    /// only from pods, or not at all) the one label the API server sets, `kubernetes.io/metadata.name`.
+    pub fn namespace_labels(&self, name: Symbol) -> Labels {
+        self.namespaces.get(&name).cloned().unwrap_or_else(|| implicit_namespace_labels(name))
+    }
+
+    /// The namespaces known, by name: those added and those of pods bound.
+    pub fn namespaces(&self) -> impl Iterator<Item = (Symbol, &Labels)> {
+        self.namespaces.iter().map(|(&n, l)| (n, l))
+    }
+
+    /// Number of bound pods with inter-pod affinity or anti-affinity terms.
+    pub fn n_pods_with_affinity(&self) -> usize {
+        self.n_pods_with_affinity
+    }
+
+    /// Number of bound pods with required anti-affinity terms.
+    pub fn n_pods_with_required_anti_affinity(&self) -> usize {
+        self.n_pods_with_required_anti_affinity
     }
 
     /// A number for the cluster's current state: it changes whenever a pod or a node is added or removed

@@ -48,8 +48,10 @@ pub mod well_known {
     pub const WILDCARD_IP: Symbol = Symbol(13);
     /// Protocol `TCP`.
     pub const TCP: Symbol = Symbol(14);
+    /// Label `kubernetes.io/metadata.name`, which the API server sets on every namespace to its name.
+    pub const LABEL_METADATA_NAME: Symbol = Symbol(15);
 
-    pub(super) const ALL: [&str; 15] = [
+    pub(super) const ALL: [&str; 16] = [
         "",
         "cpu",
         "memory",
@@ -65,6 +67,7 @@ pub mod well_known {
         "default-scheduler",
         "0.0.0.0",
         "TCP",
+        "kubernetes.io/metadata.name",
     ];
 }
 

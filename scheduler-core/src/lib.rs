@@ -10,6 +10,7 @@
 //! The crate `plugins` provides kube-scheduler's plugins and a registry of them; its documentation shows
 //! a complete program.
 
+mod affinity;
 mod cluster;
 mod config;
 mod divisor;
@@ -32,6 +33,7 @@ mod status;
 mod taint;
 pub mod testing;
 
+pub use affinity::{AffinityTerm, PodAffinity, PodAffinityDef, PodAffinityTermDef, WeightedAffinityTerm, WeightedPodAffinityTermDef};
 pub use cluster::{BoundPod, Cluster, ClusterError, ImageState};
 pub use config::{
     API_VERSION, ConfigError, DEFAULT_MULTI_POINT, DefaultedProfile, KubeSchedulerConfiguration, PluginConfig, PluginRef, PluginSet,
@@ -54,7 +56,7 @@ pub use pod::{
 pub use profile::{MissingPlugin, Profile};
 pub use quantity::{Quantity, QuantityError, format_milli, format_units};
 pub use registry::{Lookup, PluginArgs, PluginFactory, Registry, UnavailablePlugin};
-pub use resources::{MAX_AMOUNT, ResourceKind, ResourceList, Resources, Scalars, is_label_value, is_qualified_name};
+pub use resources::{MAX_AMOUNT, ResourceKind, ResourceList, Resources, Scalars, is_dns1123_label, is_label_value, is_qualified_name};
 pub use scheduler::{Diagnosis, FitError, NodeStatus, ScheduleError, ScheduleResult, Scheduler, num_feasible_nodes_to_find};
 pub use selector::{
     LabelOperator, LabelSelector, LabelSelectorDef, LabelSelectorRequirementDef, NodeFacts, NodeSelector, NodeSelectorDef,

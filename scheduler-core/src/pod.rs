@@ -2,6 +2,7 @@
 
 use smallvec::SmallVec;
 
+use crate::affinity::{PodAffinity, PodAffinityDef};
 use crate::error::ModelError;
 use crate::intern::{Interner, Symbol, well_known};
 use crate::labels::Labels;
@@ -109,6 +110,10 @@ pub struct PodDef {
     pub image_volumes: Vec<String>,
     /// `spec.topologySpreadConstraints`.
     pub topology_spread_constraints: Vec<TopologySpreadConstraintDef>,
+    /// `spec.affinity.podAffinity`.
+    pub pod_affinity: Option<PodAffinityDef>,
+    /// `spec.affinity.podAntiAffinity`.
+    pub pod_anti_affinity: Option<PodAffinityDef>,
 }
 
 /// A host port a pod uses, after upstream's defaulting (empty IP → `0.0.0.0`, empty protocol → `TCP`).
@@ -165,6 +170,8 @@ pub struct Pod {
     pub scheduling_gates: Vec<Box<str>>,
     /// Topology spread constraints, with the scheduler's defaults and `matchLabelKeys` merged.
     pub topology_spread_constraints: Vec<TopologySpreadConstraint>,
+    /// Inter-pod affinity and anti-affinity terms, `None` when the pod has none.
+    pub affinity: Option<Box<PodAffinity>>,
 }
 
 impl Pod {
@@ -270,6 +277,8 @@ impl Pod {
                 interner,
                 "spec.topologySpreadConstraints",
             )?,
+            affinity: PodAffinity::compile(def.pod_affinity.as_ref(), def.pod_anti_affinity.as_ref(), namespace, &def.labels, interner)?
+                .map(Box::new),
         })
     }
 
@@ -296,6 +305,7 @@ impl Pod {
             n_containers,
             scheduling_gates,
             topology_spread_constraints,
+            affinity,
         } = self;
         *namespace == other.namespace
             && *priority == other.priority
@@ -314,6 +324,7 @@ impl Pod {
             && *images == other.images
             && *scheduling_gates == other.scheduling_gates
             && *topology_spread_constraints == other.topology_spread_constraints
+            && *affinity == other.affinity
     }
 
     /// `<namespace>/<name>`.

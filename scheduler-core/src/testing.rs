@@ -1,8 +1,9 @@
 //! Builders for tests, examples and benchmarks: `pod("p").cpu("500m")`, `node("n").cpu("4")`.
 
+use crate::affinity::{PodAffinityDef, PodAffinityTermDef, WeightedPodAffinityTermDef};
 use crate::node::{ImageDef, NodeDef, TaintDef};
 use crate::pod::{ContainerDef, ContainerPortDef, NodeAffinityDef, PodDef, TolerationDef};
-use crate::selector::{NodeSelectorDef, NodeSelectorTermDef, PreferredSchedulingTermDef};
+use crate::selector::{LabelSelectorDef, NodeSelectorDef, NodeSelectorTermDef, PreferredSchedulingTermDef};
 use crate::taint::{TaintEffect, TolerationOperator};
 
 /// Starts a pod definition in namespace `default`.
@@ -19,6 +20,16 @@ pub fn node(name: &str) -> NodeBuilder {
             allocatable: vec![("pods".into(), "110".into())],
             ..NodeDef::default()
         },
+    }
+}
+
+/// A pod affinity term over `topology_key` selecting pods with all of `labels` (in the owning pod's
+/// namespace unless namespaces are set).
+pub fn affinity_term(topology_key: &str, labels: &[(&str, &str)]) -> PodAffinityTermDef {
+    PodAffinityTermDef {
+        label_selector: Some(LabelSelectorDef { match_labels: pairs(labels), match_expressions: Vec::new() }),
+        topology_key: topology_key.into(),
+        ..PodAffinityTermDef::default()
     }
 }
 
@@ -166,6 +177,30 @@ impl PodBuilder {
     /// Adds a scheduling gate.
     pub fn gate(mut self, name: &str) -> Self {
         self.def.scheduling_gates.push(name.into());
+        self
+    }
+
+    /// Adds a required pod affinity term.
+    pub fn required_pod_affinity(mut self, term: PodAffinityTermDef) -> Self {
+        self.def.pod_affinity.get_or_insert_with(PodAffinityDef::default).required.push(term);
+        self
+    }
+
+    /// Adds a required pod anti-affinity term.
+    pub fn required_pod_anti_affinity(mut self, term: PodAffinityTermDef) -> Self {
+        self.def.pod_anti_affinity.get_or_insert_with(PodAffinityDef::default).required.push(term);
+        self
+    }
+
+    /// Adds a preferred pod affinity term.
+    pub fn preferred_pod_affinity(mut self, weight: i32, term: PodAffinityTermDef) -> Self {
+        self.def.pod_affinity.get_or_insert_with(PodAffinityDef::default).preferred.push(WeightedPodAffinityTermDef { weight, term });
+        self
+    }
+
+    /// Adds a preferred pod anti-affinity term.
+    pub fn preferred_pod_anti_affinity(mut self, weight: i32, term: PodAffinityTermDef) -> Self {
+        self.def.pod_anti_affinity.get_or_insert_with(PodAffinityDef::default).preferred.push(WeightedPodAffinityTermDef { weight, term });
         self
     }
 }

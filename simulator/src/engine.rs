@@ -114,7 +114,7 @@ pub struct Progress {
 
 /// Plugins whose rejections a pod joining the cluster can lift (upstream registers them for pod additions):
 /// pods they rejected are retried when a pod is bound.
-const POD_ADD_PLUGINS: [&str; 1] = ["PodTopologySpread"];
+const POD_ADD_PLUGINS: [&str; 2] = ["PodTopologySpread", "InterPodAffinity"];
 
 /// How a pod belongs to a job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -29,8 +29,19 @@ pub struct ClusterInput {
     pub nodes: Vec<Located<NodeDef>>,
     /// Pods bound to a node and not finished, in file order.
     pub pods: Vec<Located<PodDef>>,
+    /// Namespaces (their labels are what pod affinity's `namespaceSelector` selects).
+    pub namespaces: Vec<Located<NamespaceDef>>,
     /// What the file held that is not part of the cluster's state.
     pub skipped: Skipped,
+}
+
+/// A `v1.Namespace`: its name and labels.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NamespaceDef {
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.labels`.
+    pub labels: Vec<(String, String)>,
 }
 
 /// Objects read but not part of the scheduler's view of the cluster.
@@ -231,6 +242,25 @@ fn add_object(input: &mut ClusterInput, kind: &str, value: serde_json::Value, or
                 input.pods.push(Located { origin: origin.to_string(), def });
             }
         }
+        "Namespace" => {
+            let ns: k8s::Namespace = object(value, origin, path)?;
+            let name = ns
+                .metadata
+                .name
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| TraceError::new(path, format!("{origin}.metadata.name"), "Required value: a Namespace has a name"))?;
+            if !scheduler_core::is_dns1123_label(&name) {
+                return Err(TraceError::new(
+                    path,
+                    format!("{origin}.metadata.name"),
+                    format!(
+                        "Invalid value: {name:?}: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-'"
+                    ),
+                ));
+            }
+            let labels = ns.metadata.labels.map(|m| m.into_iter().collect()).unwrap_or_default();
+            input.namespaces.push(Located { origin: origin.to_string(), def: NamespaceDef { name, labels } });
+        }
         other => *input.skipped.other_kinds.entry(other.to_string()).or_default() += 1,
     }
     Ok(())
@@ -239,6 +269,9 @@ fn add_object(input: &mut ClusterInput, kind: &str, value: serde_json::Value, or
 /// Builds a cluster from what a file holds; errors name the file and the object.
 pub fn build_cluster(input: &ClusterInput, path: &Path) -> Result<Cluster, TraceError> {
     let mut cluster = Cluster::new();
+    for ns in &input.namespaces {
+        cluster.add_namespace(&ns.def.name, &ns.def.labels);
+    }
     for n in &input.nodes {
         cluster.add_node(&n.def).map_err(|e| match e {
             ClusterError::Node { source, .. } => {

@@ -14,8 +14,9 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use scheduler_core::{
     ContainerDef, ContainerPortDef, ImageDef, LabelOperator, LabelSelectorDef, LabelSelectorRequirementDef, NodeAffinityDef, NodeDef,
-    NodeInclusionPolicy, NodeSelectorDef, NodeSelectorOperator, NodeSelectorRequirementDef, NodeSelectorTermDef, PodDef,
-    PreferredSchedulingTermDef, TaintDef, TaintEffect, TolerationDef, TolerationOperator, TopologySpreadConstraintDef, WhenUnsatisfiable,
+    NodeInclusionPolicy, NodeSelectorDef, NodeSelectorOperator, NodeSelectorRequirementDef, NodeSelectorTermDef, PodAffinityDef,
+    PodAffinityTermDef, PodDef, PreferredSchedulingTermDef, TaintDef, TaintEffect, TolerationDef, TolerationOperator,
+    TopologySpreadConstraintDef, WeightedPodAffinityTermDef, WhenUnsatisfiable,
 };
 
 /// A field path and what is wrong there.
@@ -89,11 +90,30 @@ pub fn pod_def(pod: &k8s::Pod) -> Result<(PodDef, PodFacts), FieldError> {
         None => None,
         Some(na) => Some(node_affinity(na, "spec.affinity.nodeAffinity")?),
     };
-    if let Some(aff) = &spec.affinity
-        && (aff.pod_affinity.is_some() || aff.pod_anti_affinity.is_some())
-    {
-        unsupported.push(("InterPodAffinity", "spec.affinity.podAffinity/podAntiAffinity"));
-    }
+    let pod_affinity = spec
+        .affinity
+        .as_ref()
+        .and_then(|a| a.pod_affinity.as_ref())
+        .map(|a| {
+            pod_affinity_def(
+                &a.required_during_scheduling_ignored_during_execution,
+                &a.preferred_during_scheduling_ignored_during_execution,
+                "spec.affinity.podAffinity",
+            )
+        })
+        .transpose()?;
+    let pod_anti_affinity = spec
+        .affinity
+        .as_ref()
+        .and_then(|a| a.pod_anti_affinity.as_ref())
+        .map(|a| {
+            pod_affinity_def(
+                &a.required_during_scheduling_ignored_during_execution,
+                &a.preferred_during_scheduling_ignored_during_execution,
+                "spec.affinity.podAntiAffinity",
+            )
+        })
+        .transpose()?;
     if spec.volumes.iter().flatten().any(|v| v.persistent_volume_claim.is_some() || v.ephemeral.is_some()) {
         unsupported.push(("VolumeBinding", "spec.volumes[].persistentVolumeClaim"));
     }
@@ -144,6 +164,8 @@ pub fn pod_def(pod: &k8s::Pod) -> Result<(PodDef, PodFacts), FieldError> {
         scheduling_gates: spec.scheduling_gates.iter().flatten().map(|g| g.name.clone()).collect(),
         image_volumes: spec.volumes.iter().flatten().filter_map(|v| v.image.as_ref().and_then(|i| i.reference.clone())).collect(),
         topology_spread_constraints,
+        pod_affinity,
+        pod_anti_affinity,
     };
     let phase = pod.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
     Ok((def, PodFacts { phase, unsupported }))
@@ -168,6 +190,43 @@ fn label_selector(sel: &meta::LabelSelector, field: &str) -> Result<LabelSelecto
         })
         .collect::<Result<Vec<_>, FieldError>>()?;
     Ok(LabelSelectorDef { match_labels: pairs(&sel.match_labels), match_expressions })
+}
+
+fn pod_affinity_def(
+    required: &Option<Vec<k8s::PodAffinityTerm>>,
+    preferred: &Option<Vec<k8s::WeightedPodAffinityTerm>>,
+    field: &str,
+) -> Result<PodAffinityDef, FieldError> {
+    let term = |t: &k8s::PodAffinityTerm, field: &str| -> Result<PodAffinityTermDef, FieldError> {
+        Ok(PodAffinityTermDef {
+            label_selector: t.label_selector.as_ref().map(|sel| label_selector(sel, &format!("{field}.labelSelector"))).transpose()?,
+            namespaces: t.namespaces.clone().unwrap_or_default(),
+            namespace_selector: t
+                .namespace_selector
+                .as_ref()
+                .map(|sel| label_selector(sel, &format!("{field}.namespaceSelector")))
+                .transpose()?,
+            topology_key: t.topology_key.clone(),
+            match_label_keys: t.match_label_keys.clone().unwrap_or_default(),
+            mismatch_label_keys: t.mismatch_label_keys.clone().unwrap_or_default(),
+        })
+    };
+    let required = required
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(idx, t)| term(t, &format!("{field}.requiredDuringSchedulingIgnoredDuringExecution[{idx}]")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let preferred = preferred
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(idx, w)| {
+            let field = format!("{field}.preferredDuringSchedulingIgnoredDuringExecution[{idx}].podAffinityTerm");
+            Ok(WeightedPodAffinityTermDef { weight: w.weight, term: term(&w.pod_affinity_term, &field)? })
+        })
+        .collect::<Result<Vec<_>, FieldError>>()?;
+    Ok(PodAffinityDef { required, preferred })
 }
 
 fn spread_constraint(c: &k8s::TopologySpreadConstraint, field: &str) -> Result<TopologySpreadConstraintDef, FieldError> {
@@ -354,17 +413,45 @@ pub fn pod_manifest(def: &PodDef) -> k8s::Pod {
         };
         k8s::NodeSelectorTerm { match_expressions: requirements(&t.match_expressions), match_fields: requirements(&t.match_fields) }
     };
-    let affinity = def.node_affinity.as_ref().map(|na| k8s::Affinity {
-        node_affinity: Some(k8s::NodeAffinity {
-            required_during_scheduling_ignored_during_execution: na
-                .required
-                .as_ref()
-                .map(|sel| k8s::NodeSelector { node_selector_terms: sel.terms.iter().map(term).collect() }),
-            preferred_during_scheduling_ignored_during_execution: na.preferred.as_ref().map(|list| {
-                list.iter().map(|p| k8s::PreferredSchedulingTerm { weight: p.weight, preference: term(&p.preference) }).collect()
+    let node_affinity = def.node_affinity.as_ref().map(|na| k8s::NodeAffinity {
+        required_during_scheduling_ignored_during_execution: na
+            .required
+            .as_ref()
+            .map(|sel| k8s::NodeSelector { node_selector_terms: sel.terms.iter().map(term).collect() }),
+        preferred_during_scheduling_ignored_during_execution: na
+            .preferred
+            .as_ref()
+            .map(|list| list.iter().map(|p| k8s::PreferredSchedulingTerm { weight: p.weight, preference: term(&p.preference) }).collect()),
+    });
+    let pod_terms = |a: &PodAffinityDef| {
+        (
+            (!a.required.is_empty()).then(|| a.required.iter().map(pod_affinity_term_manifest).collect::<Vec<_>>()),
+            (!a.preferred.is_empty()).then(|| {
+                a.preferred
+                    .iter()
+                    .map(|w| k8s::WeightedPodAffinityTerm { weight: w.weight, pod_affinity_term: pod_affinity_term_manifest(&w.term) })
+                    .collect::<Vec<_>>()
             }),
-        }),
-        ..k8s::Affinity::default()
+        )
+    };
+    let pod_affinity = def.pod_affinity.as_ref().map(|a| {
+        let (required, preferred) = pod_terms(a);
+        k8s::PodAffinity {
+            required_during_scheduling_ignored_during_execution: required,
+            preferred_during_scheduling_ignored_during_execution: preferred,
+        }
+    });
+    let pod_anti_affinity = def.pod_anti_affinity.as_ref().map(|a| {
+        let (required, preferred) = pod_terms(a);
+        k8s::PodAntiAffinity {
+            required_during_scheduling_ignored_during_execution: required,
+            preferred_during_scheduling_ignored_during_execution: preferred,
+        }
+    });
+    let affinity = (node_affinity.is_some() || pod_affinity.is_some() || pod_anti_affinity.is_some()).then_some(k8s::Affinity {
+        node_affinity,
+        pod_affinity,
+        pod_anti_affinity,
     });
     let tolerations = (!def.tolerations.is_empty()).then(|| {
         def.tolerations
@@ -430,23 +517,38 @@ fn spread_constraint_manifest(c: &TopologySpreadConstraintDef) -> k8s::TopologyS
         max_skew: c.max_skew,
         topology_key: c.topology_key.clone(),
         when_unsatisfiable: c.when_unsatisfiable.as_str().to_string(),
-        label_selector: c.label_selector.as_ref().map(|sel| meta::LabelSelector {
-            match_labels: (!sel.match_labels.is_empty()).then(|| sel.match_labels.iter().cloned().collect()),
-            match_expressions: (!sel.match_expressions.is_empty()).then(|| {
-                sel.match_expressions
-                    .iter()
-                    .map(|r| meta::LabelSelectorRequirement {
-                        key: r.key.clone(),
-                        operator: label_operator_name(r.operator).to_string(),
-                        values: (!r.values.is_empty()).then(|| r.values.clone()),
-                    })
-                    .collect()
-            }),
-        }),
+        label_selector: c.label_selector.as_ref().map(label_selector_manifest),
         min_domains: c.min_domains,
         node_affinity_policy: policy(c.node_affinity_policy),
         node_taints_policy: policy(c.node_taints_policy),
         match_label_keys: (!c.match_label_keys.is_empty()).then(|| c.match_label_keys.clone()),
+    }
+}
+
+fn label_selector_manifest(sel: &LabelSelectorDef) -> meta::LabelSelector {
+    meta::LabelSelector {
+        match_labels: (!sel.match_labels.is_empty()).then(|| sel.match_labels.iter().cloned().collect()),
+        match_expressions: (!sel.match_expressions.is_empty()).then(|| {
+            sel.match_expressions
+                .iter()
+                .map(|r| meta::LabelSelectorRequirement {
+                    key: r.key.clone(),
+                    operator: label_operator_name(r.operator).to_string(),
+                    values: (!r.values.is_empty()).then(|| r.values.clone()),
+                })
+                .collect()
+        }),
+    }
+}
+
+fn pod_affinity_term_manifest(t: &PodAffinityTermDef) -> k8s::PodAffinityTerm {
+    k8s::PodAffinityTerm {
+        label_selector: t.label_selector.as_ref().map(label_selector_manifest),
+        namespaces: (!t.namespaces.is_empty()).then(|| t.namespaces.clone()),
+        namespace_selector: t.namespace_selector.as_ref().map(label_selector_manifest),
+        topology_key: t.topology_key.clone(),
+        match_label_keys: (!t.match_label_keys.is_empty()).then(|| t.match_label_keys.clone()),
+        mismatch_label_keys: (!t.mismatch_label_keys.is_empty()).then(|| t.mismatch_label_keys.clone()),
     }
 }
 

@@ -384,6 +384,8 @@ fn shape_cells(spec: &PodDef) -> Result<[String; 7], String> {
         scheduling_gates,
         image_volumes,
         topology_spread_constraints,
+        pod_affinity,
+        pod_anti_affinity,
     } = spec;
     note(containers.len() != 1, "not exactly one container");
     if let Some(container) = containers.first() {
@@ -402,6 +404,7 @@ fn shape_cells(spec: &PodDef) -> Result<[String; 7], String> {
     note(!scheduling_gates.is_empty(), "scheduling gates");
     note(!image_volumes.is_empty(), "image volumes");
     note(!topology_spread_constraints.is_empty(), "topology spread constraints");
+    note(pod_affinity.is_some() || pod_anti_affinity.is_some(), "pod affinity");
     let mut cpu = String::new();
     let mut memory = String::new();
     let mut resources = Vec::new();

@@ -226,7 +226,7 @@ profiles:
     // multiPoint-only ones; TaintToleration is disabled at Score only.
     assert_eq!(
         p.plugins_at(scheduler_core::ExtensionPoint::Score),
-        ["ImageLocality", "NodeResourcesFit", "NodeAffinity", "PodTopologySpread", "NodeResourcesBalancedAllocation"]
+        ["ImageLocality", "NodeResourcesFit", "NodeAffinity", "PodTopologySpread", "InterPodAffinity", "NodeResourcesBalancedAllocation"]
     );
     let weights: Vec<(&str, i64)> = p.score_plugins().collect();
     assert_eq!(
@@ -236,16 +236,17 @@ profiles:
             ("NodeResourcesFit", 1),
             ("NodeAffinity", 2),
             ("PodTopologySpread", 2),
+            ("InterPodAffinity", 2),
             ("NodeResourcesBalancedAllocation", 1)
         ]
     );
     assert_eq!(p.plugins_at(scheduler_core::ExtensionPoint::Filter), ["NodeResourcesFit"]);
     assert_eq!(
         p.plugins_at(scheduler_core::ExtensionPoint::PreScore),
-        ["TaintToleration", "NodeAffinity", "NodeResourcesFit", "PodTopologySpread", "NodeResourcesBalancedAllocation"]
+        ["TaintToleration", "NodeAffinity", "NodeResourcesFit", "PodTopologySpread", "InterPodAffinity", "NodeResourcesBalancedAllocation"]
     );
     let missing: Vec<&str> = p.missing_plugins().iter().map(|m| m.name.as_str()).collect();
-    assert!(missing.contains(&"InterPodAffinity") && missing.contains(&"DefaultPreemption"), "{missing:?}");
+    assert!(missing.contains(&"DefaultPreemption"), "{missing:?}");
 }
 
 #[test]
@@ -256,14 +257,23 @@ fn default_profile_membership_matches_upstream_for_available_plugins() {
     use scheduler_core::ExtensionPoint::*;
     assert_eq!(p.plugins_at(PreEnqueue), ["SchedulingGates"]);
     assert_eq!(p.plugins_at(QueueSort), ["PrioritySort"]);
-    assert_eq!(p.plugins_at(PreFilter), ["NodeAffinity", "NodePorts", "NodeResourcesFit", "PodTopologySpread"]);
+    assert_eq!(p.plugins_at(PreFilter), ["NodeAffinity", "NodePorts", "NodeResourcesFit", "PodTopologySpread", "InterPodAffinity"]);
     assert_eq!(
         p.plugins_at(Filter),
-        ["NodeUnschedulable", "NodeName", "TaintToleration", "NodeAffinity", "NodePorts", "NodeResourcesFit", "PodTopologySpread"]
+        [
+            "NodeUnschedulable",
+            "NodeName",
+            "TaintToleration",
+            "NodeAffinity",
+            "NodePorts",
+            "NodeResourcesFit",
+            "PodTopologySpread",
+            "InterPodAffinity"
+        ]
     );
     assert_eq!(
         p.plugins_at(PreScore),
-        ["TaintToleration", "NodeAffinity", "NodeResourcesFit", "PodTopologySpread", "NodeResourcesBalancedAllocation"]
+        ["TaintToleration", "NodeAffinity", "NodeResourcesFit", "PodTopologySpread", "InterPodAffinity", "NodeResourcesBalancedAllocation"]
     );
     let weights: Vec<(&str, i64)> = p.score_plugins().collect();
     assert_eq!(
@@ -273,6 +283,7 @@ fn default_profile_membership_matches_upstream_for_available_plugins() {
             ("NodeAffinity", 2),
             ("NodeResourcesFit", 1),
             ("PodTopologySpread", 2),
+            ("InterPodAffinity", 2),
             ("NodeResourcesBalancedAllocation", 1),
             ("ImageLocality", 1)
         ]
@@ -285,7 +296,6 @@ fn default_profile_membership_matches_upstream_for_available_plugins() {
             "NodeVolumeLimits",
             "VolumeBinding",
             "VolumeZone",
-            "InterPodAffinity",
             "DynamicResources",
             "DefaultPreemption",
             "NodeDeclaredFeatures"

@@ -187,11 +187,75 @@ fn pod_files() {
 #[test]
 fn pod_features_without_a_plugin_are_reported() {
     let (_, facts) = traces::parse_pod(
-        "kind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c}]\n  affinity: {podAntiAffinity: {}}\n  topologySpreadConstraints: [{maxSkew: 1, topologyKey: zone, whenUnsatisfiable: DoNotSchedule}]\n",
+        "kind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c}]\n  affinity: {podAntiAffinity: {}}\n  resourceClaims: [{name: gpu}]\n  topologySpreadConstraints: [{maxSkew: 1, topologyKey: zone, whenUnsatisfiable: DoNotSchedule}]\n",
         Path::new("p.yaml"),
     )
     .unwrap();
-    assert_eq!(facts.unsupported, [("InterPodAffinity", "spec.affinity.podAffinity/podAntiAffinity")]);
+    assert_eq!(facts.unsupported, [("DynamicResources", "spec.resourceClaims")]);
+}
+
+#[test]
+fn pod_affinity_is_read_checked_and_written_back() {
+    let text = "kind: Pod
+metadata: {name: p, namespace: shop, labels: {app: web, rev: '1'}}
+spec:
+  containers: [{name: c}]
+  affinity:
+    podAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+      - labelSelector: {matchLabels: {app: db}}
+        topologyKey: topology.kubernetes.io/zone
+        namespaces: [data]
+    podAntiAffinity:
+      preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: 40
+        podAffinityTerm:
+          labelSelector: {matchExpressions: [{key: app, operator: In, values: [web]}]}
+          namespaceSelector: {}
+          topologyKey: kubernetes.io/hostname
+          matchLabelKeys: [rev]
+";
+    let (def, _) = traces::parse_pod(text, Path::new("p.yaml")).unwrap();
+    let aff = def.pod_affinity.as_ref().unwrap();
+    assert_eq!(
+        (aff.required[0].topology_key.as_str(), aff.required[0].namespaces.as_slice()),
+        ("topology.kubernetes.io/zone", ["data".to_string()].as_slice())
+    );
+    let anti = &def.pod_anti_affinity.as_ref().unwrap().preferred[0];
+    assert_eq!(
+        (anti.weight, anti.term.namespace_selector.is_some(), anti.term.match_label_keys.as_slice()),
+        (40, true, ["rev".to_string()].as_slice())
+    );
+    let mut cluster = scheduler_core::Cluster::new();
+    let compiled = cluster.compile_pod(&def).unwrap().affinity.unwrap();
+    assert_eq!(compiled.preferred_anti_affinity[0].weight, 40);
+    // Written back and read again: the same definition.
+    let yaml = serde_json::to_string(&traces::kube::pod_manifest(&def)).unwrap();
+    assert_eq!(traces::parse_pod(&yaml, Path::new("p.json")).unwrap().0, def);
+    // The API server's checks, naming the field.
+    let bad = text.replace("weight: 40", "weight: 400");
+    assert_eq!(
+        cluster.compile_pod(&traces::parse_pod(&bad, Path::new("p.yaml")).unwrap().0).map(|_| ()).unwrap_err().to_string(),
+        "spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight: Invalid value: 400: must be in the range 1-100"
+    );
+}
+
+#[test]
+fn namespaces_in_cluster_files_carry_their_labels() {
+    let input = traces::parse_cluster(
+        "apiVersion: v1\nkind: List\nitems:\n- {kind: Namespace, metadata: {name: team-a, labels: {team: a}}}\n- {kind: Node, metadata: {name: n1}, status: {allocatable: {cpu: '1'}}}\n",
+        Path::new("c.yaml"),
+    )
+    .unwrap();
+    assert_eq!(input.namespaces[0].def, traces::NamespaceDef { name: "team-a".into(), labels: vec![("team".into(), "a".into())] });
+    let cluster = traces::build_cluster(&input, Path::new("c.yaml")).unwrap();
+    let ns = cluster.interner().get("team-a").unwrap();
+    let labels = cluster.namespace_labels(ns);
+    let team = cluster.interner().get("team").unwrap();
+    assert_eq!(labels.get(team).map(|v| cluster.interner().resolve(v)), Some("a"));
+    assert_eq!(labels.get(scheduler_core::well_known::LABEL_METADATA_NAME), Some(ns));
+    let err = traces::parse_cluster("kind: Namespace\nmetadata: {name: Team_A}\n", Path::new("c.yaml")).unwrap_err();
+    assert!(err.to_string().contains("metadata.name: Invalid value: \"Team_A\""), "{err}");
 }
 
 #[test]
