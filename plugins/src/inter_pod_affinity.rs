@@ -439,7 +439,7 @@ struct Index {
     terms: TermTable,
 }
 
-/// Selector tables remembered at most; beyond, the index starts over.
+/// Selector tables remembered at most; beyond, PreFilter starts the tables over.
 const SELECTORS_REMEMBERED: usize = 256;
 
 impl Index {
@@ -448,10 +448,6 @@ impl Index {
         let id = match self.selector_ids.get(&matchers) {
             Some(&id) => id,
             None => {
-                if self.selectors.len() >= SELECTORS_REMEMBERED {
-                    self.selectors.clear();
-                    self.selector_ids.clear();
-                }
                 let id = self.selectors.len() as u32;
                 self.selector_ids.insert(matchers.clone(), id);
                 self.selectors.push(SelectorTable { matchers, ..SelectorTable::default() });
@@ -462,8 +458,11 @@ impl Index {
         id
     }
 
-    fn selector_domain(&self, table: u32, domain: u32) -> &HashMap<Symbol, u32> {
-        &self.selectors[table as usize].domains[domain as usize].1
+    /// The table of pods matching `term`, and the index of its counts per value of the term's key.
+    fn term_counts(&mut self, cluster: &Cluster, pod: &Pod, term: &AffinityTerm) -> Counts {
+        let table = self.selector(cluster, SmallVec::from_elem(PodMatcher::new(cluster, pod, term), 1));
+        let domain = self.selectors[table as usize].domain(cluster, term.topology_key) as u32;
+        Counts::Selector { table, domain }
     }
 }
 
@@ -474,32 +473,50 @@ enum Counts {
     Group(u32),
 }
 
+/// Counts resolved for a cycle: the topology key and the non-zero counts per value.
+#[derive(Clone, Copy)]
+struct View<'a> {
+    key: Symbol,
+    counts: &'a HashMap<Symbol, u32>,
+}
+
+impl<'a> View<'a> {
+    /// How many counted pods are in `node`'s domain; `None` when the node lacks the key.
+    #[inline]
+    fn in_domain(self, node: &NodeInfo) -> Option<u32> {
+        let value = node.node.labels.get(self.key)?;
+        Some(self.counts.get(&value).copied().unwrap_or(0))
+    }
+}
+
 impl Counts {
-    fn get(self, index: &Index) -> &HashMap<Symbol, u32> {
+    /// The counts as they were when the cycle's PreFilter or PreScore looked (`at`); `None` when the
+    /// tables have since been moved to another cluster state (a clone of the scheduler, sharing this
+    /// plugin, scheduling at the same time on another thread).
+    fn view(self, index: &Index, at: (u64, u64)) -> Option<View<'_>> {
         match self {
-            Counts::Selector { table, domain } => index.selector_domain(table, domain),
-            Counts::Group(g) => &index.terms.groups[g as usize].domains,
-        }
-    }
-
-    fn topology_key(self, index: &Index) -> Symbol {
-        match self {
-            Counts::Selector { table, domain } => index.selectors[table as usize].domains[domain as usize].0,
-            Counts::Group(g) => index.terms.groups[g as usize].key.term.topology_key,
+            Counts::Selector { table, domain } => {
+                let t = index.selectors.get(table as usize).filter(|t| (t.cursor.state, t.cursor.nodes) == at)?;
+                t.domains.get(domain as usize).map(|(key, counts)| View { key: *key, counts })
+            }
+            Counts::Group(g) => {
+                let terms = &index.terms;
+                let group = terms.groups.get(g as usize).filter(|_| (terms.cursor.state, terms.cursor.nodes) == at)?;
+                Some(View { key: group.key.term.topology_key, counts: &group.domains })
+            }
         }
     }
 }
 
-/// How many counted pods are in `node`'s domain of `counts`' key; `None` when the node lacks the key.
-#[inline]
-fn in_domain(index: &Index, counts: Counts, node: &NodeInfo) -> Option<u32> {
-    let value = node.node.labels.get(counts.topology_key(index))?;
-    Some(counts.get(index).get(&value).copied().unwrap_or(0))
-}
+/// The message when the remembered counts moved on during a cycle.
+const MOVED: &str = "InterPodAffinity: the counts this cycle read were moved to another cluster state by a concurrent cycle of a \
+                     scheduler sharing the plugin (clone the scheduler per thread only to use the clones one at a time)";
 
 /// PreFilter state.
 #[derive(Clone, Debug, Default)]
 struct FilterState {
+    /// The cluster's (state, node set) generations the counts were taken at.
+    at: (u64, u64),
     /// Pods matching all required affinity terms, one entry per term (with its topology key).
     affinity: SmallVec<[Counts; 1]>,
     /// Whether no pod matching all required affinity terms is on a node with the terms' keys.
@@ -512,6 +529,31 @@ struct FilterState {
     existing_anti_affinity: SmallVec<[Counts; 2]>,
 }
 
+/// A [`FilterState`] resolved against the index for a batch of nodes.
+struct FilterViews<'a> {
+    affinity: SmallVec<[View<'a>; 1]>,
+    affinity_counts_empty: bool,
+    matches_own_affinity: bool,
+    anti_affinity: SmallVec<[View<'a>; 1]>,
+    existing_anti_affinity: SmallVec<[View<'a>; 2]>,
+}
+
+impl FilterState {
+    fn views<'a>(&self, index: &'a Index) -> Option<FilterViews<'a>> {
+        Some(FilterViews {
+            affinity: self.affinity.iter().map(|c| c.view(index, self.at)).collect::<Option<_>>()?,
+            affinity_counts_empty: self.affinity_counts_empty,
+            matches_own_affinity: self.matches_own_affinity,
+            anti_affinity: self.anti_affinity.iter().map(|c| c.view(index, self.at)).collect::<Option<_>>()?,
+            existing_anti_affinity: self.existing_anti_affinity.iter().map(|c| c.view(index, self.at)).collect::<Option<_>>()?,
+        })
+    }
+}
+
+fn generations(cluster: &Cluster) -> (u64, u64) {
+    (cluster.state_generation(), cluster.nodes_generation())
+}
+
 impl PreFilterPlugin for InterPodAffinity {
     fn pre_filter(&self, cx: &CycleContext<'_>, pod: &Pod, state: &mut StateSlot) -> PreFilterResult {
         let cluster = cx.cluster;
@@ -521,19 +563,22 @@ impl PreFilterPlugin for InterPodAffinity {
             return Status::skip().into();
         }
         let mut index = self.write();
+        if index.selectors.len() > SELECTORS_REMEMBERED {
+            index.selectors.clear();
+            index.selector_ids.clear();
+        }
         index.terms.sync(cluster);
         let ns_labels = cluster.namespace_labels(pod.namespace);
         let existing_anti_affinity: SmallVec<[Counts; 2]> =
             index.terms.matching(TermKind::RequiredAnti, pod, &ns_labels).map(Counts::Group).collect();
+        let mut s = FilterState { at: generations(cluster), existing_anti_affinity, ..FilterState::default() };
         let Some(affinity) = affinity.filter(|_| has_required) else {
-            if existing_anti_affinity.is_empty() {
+            if s.existing_anti_affinity.is_empty() {
                 return Status::skip().into();
             }
-            state.put(FilterState { existing_anti_affinity, ..FilterState::default() });
+            state.put(s);
             return Status::success().into();
         };
-
-        let mut s = FilterState { existing_anti_affinity, ..FilterState::default() };
         if !affinity.required_affinity.is_empty() {
             let matchers: SmallVec<[PodMatcher; 1]> = affinity.required_affinity.iter().map(|t| PodMatcher::new(cluster, pod, t)).collect();
             s.matches_own_affinity = matchers.iter().all(|m| m.matches(pod));
@@ -542,38 +587,37 @@ impl PreFilterPlugin for InterPodAffinity {
                 let domain = index.selectors[table as usize].domain(cluster, term.topology_key) as u32;
                 s.affinity.push(Counts::Selector { table, domain });
             }
-            s.affinity_counts_empty = s.affinity.iter().all(|c| c.get(&index).is_empty());
+            s.affinity_counts_empty = s.affinity.iter().all(|c| c.view(&index, s.at).is_none_or(|v| v.counts.is_empty()));
         }
         for term in &affinity.required_anti_affinity {
-            let table = index.selector(cluster, SmallVec::from_elem(PodMatcher::new(cluster, pod, term), 1));
-            let domain = index.selectors[table as usize].domain(cluster, term.topology_key) as u32;
-            s.anti_affinity.push(Counts::Selector { table, domain });
+            let counts = index.term_counts(cluster, pod, term);
+            s.anti_affinity.push(counts);
         }
         state.put(s);
         Status::success().into()
     }
 }
 
-impl InterPodAffinity {
-    fn check(index: &Index, s: &FilterState, node: &NodeInfo) -> Status {
+impl FilterViews<'_> {
+    fn check(&self, node: &NodeInfo) -> Status {
         // Upstream `satisfyPodAffinity`.
         let mut pods_exist = true;
-        for &counts in &s.affinity {
-            match in_domain(index, counts, node) {
+        for view in &self.affinity {
+            match view.in_domain(node) {
                 None => return Status::unresolvable(ERR_REASON_AFFINITY_RULES_NOT_MATCH),
                 Some(0) => pods_exist = false,
                 Some(_) => {}
             }
         }
-        if !(pods_exist || s.affinity_counts_empty && s.matches_own_affinity) {
+        if !(pods_exist || self.affinity_counts_empty && self.matches_own_affinity) {
             return Status::unresolvable(ERR_REASON_AFFINITY_RULES_NOT_MATCH);
         }
         // Upstream `satisfyPodAntiAffinity`.
-        if s.anti_affinity.iter().any(|&counts| in_domain(index, counts, node).is_some_and(|n| n > 0)) {
+        if self.anti_affinity.iter().any(|v| v.in_domain(node).is_some_and(|n| n > 0)) {
             return Status::unschedulable(ERR_REASON_ANTI_AFFINITY_RULES_NOT_MATCH);
         }
         // Upstream `satisfyExistingPodsAntiAffinity`.
-        if s.existing_anti_affinity.iter().any(|&counts| in_domain(index, counts, node).is_some_and(|n| n > 0)) {
+        if self.existing_anti_affinity.iter().any(|v| v.in_domain(node).is_some_and(|n| n > 0)) {
             return Status::unschedulable(ERR_REASON_EXISTING_ANTI_AFFINITY_RULES_NOT_MATCH);
         }
         Status::success()
@@ -586,17 +630,25 @@ const SCORE_STATE_MISSING: &str = "reading \"PreScoreInterPodAffinity\" from cyc
 impl FilterPlugin for InterPodAffinity {
     fn filter(&self, _cx: &CycleContext<'_>, _pod: &Pod, node: &NodeInfo, state: &StateSlot) -> Status {
         let Some(s) = state.get::<FilterState>() else { return Status::error(FILTER_STATE_MISSING) };
-        InterPodAffinity::check(&self.read(), s, node)
+        let index = self.read();
+        match s.views(&index) {
+            Some(views) => views.check(node),
+            None => Status::error(MOVED),
+        }
     }
 
     fn filter_nodes(&self, _cx: &CycleContext<'_>, _pod: &Pod, nodes: &[&NodeInfo], state: &StateSlot, rejected: &mut Vec<(u32, Status)>) {
-        let Some(s) = state.get::<FilterState>() else {
-            rejected.extend((0..nodes.len() as u32).map(|i| (i, Status::error(FILTER_STATE_MISSING))));
-            return;
-        };
         let index = self.read();
+        let views = match state.get::<FilterState>().map(|s| s.views(&index)) {
+            Some(Some(views)) => views,
+            problem => {
+                let status = if problem.is_none() { Status::error(FILTER_STATE_MISSING) } else { Status::error(MOVED) };
+                rejected.extend((0..nodes.len() as u32).map(|i| (i, status.clone())));
+                return;
+            }
+        };
         for (idx, node) in nodes.iter().enumerate() {
-            let status = InterPodAffinity::check(&index, s, node);
+            let status = views.check(node);
             if !status.is_success() {
                 rejected.push((idx as u32, status));
             }
@@ -607,7 +659,14 @@ impl FilterPlugin for InterPodAffinity {
 /// PreScore state: the counts that make up the node scores, each with its signed weight.
 #[derive(Clone, Debug, Default)]
 struct ScoreState {
+    at: (u64, u64),
     terms: Vec<(i64, Counts)>,
+}
+
+impl ScoreState {
+    fn views<'a>(&self, index: &'a Index) -> Result<Vec<(i64, View<'a>)>, Status> {
+        self.terms.iter().map(|&(w, c)| c.view(index, self.at).map(|v| (w, v)).ok_or_else(|| Status::error(MOVED))).collect()
+    }
 }
 
 impl PreScorePlugin for InterPodAffinity {
@@ -630,9 +689,7 @@ impl PreScorePlugin for InterPodAffinity {
         if let Some(affinity) = affinity {
             for (sign, list) in [(1, &affinity.preferred_affinity), (-1, &affinity.preferred_anti_affinity)] {
                 for w in list {
-                    let table = index.selector(cluster, SmallVec::from_elem(PodMatcher::new(cluster, pod, &w.term), 1));
-                    let domain = index.selectors[table as usize].domain(cluster, w.term.topology_key) as u32;
-                    terms.push((sign * i64::from(w.weight), Counts::Selector { table, domain }));
+                    terms.push((sign * i64::from(w.weight), index.term_counts(cluster, pod, &w.term)));
                 }
             }
         }
@@ -652,25 +709,25 @@ impl PreScorePlugin for InterPodAffinity {
                 terms.push((sign * weight, Counts::Group(g)));
             }
         }
+        let at = generations(cluster);
         // Upstream skips when no (topology key, value) got a contribution.
-        if terms.iter().all(|&(_, counts)| counts.get(&index).is_empty()) {
+        if terms.iter().all(|&(_, counts)| counts.view(&index, at).is_none_or(|v| v.counts.is_empty())) {
             return Status::skip();
         }
-        state.put(ScoreState { terms });
+        state.put(ScoreState { at, terms });
         Status::success()
     }
 }
 
-impl InterPodAffinity {
-    fn node_score(index: &Index, s: &ScoreState, node: &NodeInfo) -> i64 {
-        s.terms.iter().map(|&(weight, counts)| weight * i64::from(in_domain(index, counts, node).unwrap_or(0))).sum()
-    }
+fn node_score(views: &[(i64, View<'_>)], node: &NodeInfo) -> i64 {
+    views.iter().map(|&(weight, view)| weight * i64::from(view.in_domain(node).unwrap_or(0))).sum()
 }
 
 impl ScorePlugin for InterPodAffinity {
     fn score(&self, _cx: &CycleContext<'_>, _pod: &Pod, node: &NodeInfo, state: &StateSlot) -> Result<i64, Status> {
         let s = state.get::<ScoreState>().ok_or_else(|| Status::error(SCORE_STATE_MISSING))?;
-        Ok(InterPodAffinity::node_score(&self.read(), s, node))
+        let index = self.read();
+        Ok(node_score(&s.views(&index)?, node))
     }
 
     fn score_nodes(
@@ -683,8 +740,9 @@ impl ScorePlugin for InterPodAffinity {
     ) -> Result<(), Status> {
         let s = state.get::<ScoreState>().ok_or_else(|| Status::error(SCORE_STATE_MISSING))?;
         let index = self.read();
+        let views = s.views(&index)?;
         for (node, score) in nodes.iter().zip(out.iter_mut()) {
-            *score = InterPodAffinity::node_score(&index, s, node);
+            *score = node_score(&views, node);
         }
         Ok(())
     }
@@ -697,6 +755,7 @@ impl ScorePlugin for InterPodAffinity {
         if state.get::<ScoreState>().is_none() {
             return Status::error(SCORE_STATE_MISSING);
         }
+        // Upstream: int64(100 · (float64(s − min) / float64(max − min))), all 0 when max = min.
         let (min, max) = scores.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &s| (lo.min(s), hi.max(s)));
         let diff = max.wrapping_sub(min);
         for score in scores.iter_mut() {
@@ -904,6 +963,24 @@ mod tests {
         w.run(1, app("db", "db")).run(3, app("db", "db"));
         let p = w.pod(app("web", "web").preferred_pod_affinity(1, affinity_term(HOST, &[("app", "db")])));
         assert_eq!(w.score(plugin(), &p).unwrap(), (vec![1, 1, 1, 1], vec![0, 0, 0, 0]));
+    }
+
+    #[test]
+    fn a_cycle_whose_counts_moved_on_reports_an_error_not_a_wrong_verdict() {
+        let mut w = zones();
+        w.run(0, app("web-0", "web"));
+        let p = w.pod(app("web-1", "web").required_pod_anti_affinity(affinity_term(ZONE, &[("app", "web")])));
+        let shared = InterPodAffinity::default();
+        let cx = CycleContext::new(&w.cluster);
+        let mut state = StateSlot::default();
+        assert!(shared.pre_filter(&cx, &p, &mut state).status.is_success());
+        // Another scheduler sharing the plugin runs a cycle on a changed copy of the cluster meanwhile.
+        let mut other = w.cluster.clone();
+        let moved = other.compile_pod(&app("web-2", "web").def).unwrap();
+        other.add_pod(moved, w.nodes[2]);
+        assert!(shared.pre_filter(&CycleContext::new(&other), &p, &mut StateSlot::default()).status.is_success());
+        let status = shared.filter(&cx, &p, w.cluster.node(w.nodes[2]), &state);
+        assert_eq!((status.code(), status.message()), (scheduler_core::Code::Error, MOVED.to_string()));
     }
 
     #[test]
