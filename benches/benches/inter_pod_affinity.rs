@@ -25,26 +25,26 @@ const HOST: &str = "kubernetes.io/hostname";
 
 #[derive(Clone, Copy)]
 enum Workload {
-    PodAntiAffinity,
-    PodAffinity,
-    PreferredPodAffinity,
-    PreferredPodAntiAffinity,
+    AntiRequired,
+    Required,
+    Preferred,
+    AntiPreferred,
 }
 
 impl Workload {
     fn name(self) -> &'static str {
         match self {
-            Workload::PodAntiAffinity => "SchedulingPodAntiAffinity",
-            Workload::PodAffinity => "SchedulingPodAffinity",
-            Workload::PreferredPodAffinity => "SchedulingPreferredPodAffinity",
-            Workload::PreferredPodAntiAffinity => "SchedulingPreferredPodAntiAffinity",
+            Workload::AntiRequired => "SchedulingPodAntiAffinity",
+            Workload::Required => "SchedulingPodAffinity",
+            Workload::Preferred => "SchedulingPreferredPodAffinity",
+            Workload::AntiPreferred => "SchedulingPreferredPodAntiAffinity",
         }
     }
 
     /// (init pods, measured pods).
     fn sizes(self) -> (usize, usize) {
         match self {
-            Workload::PodAntiAffinity => (1000, 2000),
+            Workload::AntiRequired => (1000, 2000),
             _ => (5000, 5000),
         }
     }
@@ -53,20 +53,20 @@ impl Workload {
         let mut def = default_pod(i);
         def.namespace = namespace.into();
         let (color, key) = match self {
-            Workload::PodAntiAffinity => ("green", HOST),
-            Workload::PodAffinity => ("blue", ZONE),
-            Workload::PreferredPodAffinity => ("red", HOST),
-            Workload::PreferredPodAntiAffinity => ("yellow", HOST),
+            Workload::AntiRequired => ("green", HOST),
+            Workload::Required => ("blue", ZONE),
+            Workload::Preferred => ("red", HOST),
+            Workload::AntiPreferred => ("yellow", HOST),
         };
         def.labels = vec![("color".into(), color.into())];
         let term = PodAffinityTermDef { namespaces: vec!["sched-1".into(), "sched-0".into()], ..affinity_term(key, &[("color", color)]) };
         let required = PodAffinityDef { required: vec![term.clone()], preferred: Vec::new() };
         let preferred = PodAffinityDef { required: Vec::new(), preferred: vec![WeightedPodAffinityTermDef { weight: 1, term }] };
         match self {
-            Workload::PodAntiAffinity => def.pod_anti_affinity = Some(required),
-            Workload::PodAffinity => def.pod_affinity = Some(required),
-            Workload::PreferredPodAffinity => def.pod_affinity = Some(preferred),
-            Workload::PreferredPodAntiAffinity => def.pod_anti_affinity = Some(preferred),
+            Workload::AntiRequired => def.pod_anti_affinity = Some(required),
+            Workload::Required => def.pod_affinity = Some(required),
+            Workload::Preferred => def.pod_affinity = Some(preferred),
+            Workload::AntiPreferred => def.pod_anti_affinity = Some(preferred),
         }
         def
     }
@@ -75,12 +75,12 @@ impl Workload {
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group(format!("InterPodAffinity/{N_NODES}Nodes"));
     let mut baseline: Option<Cluster> = None;
-    for workload in [Workload::PodAntiAffinity, Workload::PodAffinity, Workload::PreferredPodAffinity, Workload::PreferredPodAntiAffinity] {
+    for workload in [Workload::AntiRequired, Workload::Required, Workload::Preferred, Workload::AntiPreferred] {
         let mut cluster = Cluster::new();
         for i in 0..N_NODES {
             let mut node = benches::base_node(i);
             node.labels.push((HOST.into(), node.name.clone()));
-            if matches!(workload, Workload::PodAffinity) {
+            if matches!(workload, Workload::Required) {
                 node.labels.push((ZONE.into(), "zone1".into()));
             }
             cluster.add_node(&node).expect("valid node");
