@@ -47,6 +47,13 @@ fn explain_table_golden() {
 }
 
 #[test]
+fn explain_pod_affinity_golden() {
+    let a =
+        simsched(&["explain", "--cluster", CLUSTER, "--pod", "traces/samples/explain/pod-affinity.yaml", "--score-all-nodes"]).success();
+    golden("explain-pod-affinity.txt", &stdout(&a));
+}
+
+#[test]
 fn explain_unschedulable_golden() {
     let a = simsched(&["explain", "--cluster", CLUSTER, "--pod", "traces/samples/explain/pod-unschedulable.yaml"]).success();
     golden("explain-unschedulable.txt", &stdout(&a));

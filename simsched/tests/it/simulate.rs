@@ -311,3 +311,55 @@ fn spread_sample_keeps_the_zone_skew_at_every_placement() {
     }
     assert!(run(&["--config", "traces/samples/spread/no-spread.yaml"]).is_err());
 }
+
+/// Checks the affinity sample's run in `out`: no two web pods on one host at once (their required
+/// anti-affinity), and every cache pod placed in a zone where a web pod was running (its required affinity).
+fn affinity_kept(out: &str) -> Result<(), String> {
+    let mut reader = csv::Reader::from_path(Path::new(out).join("pods.csv")).unwrap();
+    let headers = reader.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let (name, node, scheduled, finish) = (col("name"), col("node"), col("scheduled"), col("finish"));
+    // (name, node, placed at, finished at); nodes are named <zone>-<n>.
+    let pods: Vec<(String, String, f64, f64)> = reader
+        .records()
+        .map(Result::unwrap)
+        .map(|r| (r[name].to_string(), r[node].to_string(), r[scheduled].parse().unwrap(), r[finish].parse().unwrap_or(f64::MAX)))
+        .collect();
+    let web: Vec<_> = pods.iter().filter(|p| p.0.starts_with("web-")).collect();
+    let caches: Vec<_> = pods.iter().filter(|p| p.0.starts_with("cache")).collect();
+    assert_eq!((web.len(), caches.len()), (6, 10));
+    for (i, a) in web.iter().enumerate() {
+        for b in &web[i + 1..] {
+            if a.1 == b.1 && a.2 < b.3 && b.2 < a.3 {
+                return Err(format!("{} and {} share host {}", a.0, b.0, a.1));
+            }
+        }
+    }
+    for c in &caches {
+        let zone = &c.1[..1];
+        if !web.iter().any(|w| &w.1[..1] == zone && w.2 <= c.2 && c.2 < w.3) {
+            return Err(format!("{} was placed on {} at {}s with no web pod in its zone", c.0, c.1, c.2));
+        }
+    }
+    Ok(())
+}
+
+/// The affinity sample keeps its required terms under the default and binpack policies; binpack without
+/// InterPodAffinity breaks them (so the check above can tell).
+#[test]
+fn affinity_sample_keeps_the_required_terms_at_every_placement() {
+    let run = |choice: &[&str]| {
+        let dir = TempDir::new();
+        let out = dir.path("out");
+        let mut args =
+            vec!["run", "--cluster", "traces/samples/affinity/cluster.yaml", "--workload", "traces/samples/affinity/workload.yaml", "-q"];
+        args.extend_from_slice(choice);
+        args.extend_from_slice(&["--out", &out]);
+        simsched(&args).success();
+        affinity_kept(&out)
+    };
+    for policy in ["default", "binpack", "spread"] {
+        assert_eq!(run(&["--policy", policy]), Ok(()), "{policy}");
+    }
+    assert!(run(&["--config", "traces/samples/affinity/no-affinity.yaml"]).is_err());
+}
