@@ -478,7 +478,12 @@ fn memo_decisions(memo: bool, n_nodes: usize, script: &[(u8, u32, u32)], seed: u
                     node_taints_policy: None,
                     match_label_keys: vec![],
                 };
-                match (op / 4) % 3 {
+                let term = |key: &str| scheduler_core::testing::affinity_term(key, &[("app", "web")]);
+                let anti = |mut d: scheduler_core::PodDef, key: &str| {
+                    d.pod_anti_affinity = Some(scheduler_core::PodAffinityDef { required: vec![term(key)], preferred: vec![] });
+                    d
+                };
+                match (op / 4) % 5 {
                     1 => {
                         def.topology_spread_constraints =
                             vec![spread("topology.kubernetes.io/zone", scheduler_core::WhenUnsatisfiable::DoNotSchedule)]
@@ -486,6 +491,13 @@ fn memo_decisions(memo: bool, n_nodes: usize, script: &[(u8, u32, u32)], seed: u
                     2 => {
                         def.topology_spread_constraints =
                             vec![spread("kubernetes.io/hostname", scheduler_core::WhenUnsatisfiable::ScheduleAnyway)]
+                    }
+                    // Inter-pod affinity: one web pod per host (required), or near other web pods (preferred).
+                    3 => def = anti(def, "kubernetes.io/hostname"),
+                    4 => {
+                        let preferred =
+                            scheduler_core::WeightedPodAffinityTermDef { weight: 10, term: term("topology.kubernetes.io/zone") };
+                        def.pod_affinity = Some(scheduler_core::PodAffinityDef { required: vec![], preferred: vec![preferred] });
                     }
                     _ => {}
                 }
