@@ -200,6 +200,37 @@ fn adjust(map: &mut HashMap<Symbol, u32>, key: Symbol, delta: i64) {
     }
 }
 
+/// A table of per-node values derived from the nodes' pods, kept in step with the cluster.
+trait NodeTable {
+    fn cursor(&mut self) -> &mut Cursor;
+
+    /// Recomputes `node`'s value if the node changed since it was computed.
+    fn update(&mut self, cluster: &Cluster, node: &NodeInfo);
+
+    /// Forgets every value, before a full recount.
+    fn reset(&mut self);
+
+    /// Brings the table up to date: the nodes changed since it last looked, or all of them.
+    fn sync(&mut self, cluster: &Cluster) {
+        match self.cursor().catch_up(cluster) {
+            CatchUp::UpToDate => {}
+            CatchUp::Nodes(changed) => {
+                for id in changed {
+                    if let Some(node) = cluster.get_node(id) {
+                        self.update(cluster, node);
+                    }
+                }
+            }
+            CatchUp::Rebuild => {
+                self.reset();
+                for &id in cluster.node_order() {
+                    self.update(cluster, cluster.node(id));
+                }
+            }
+        }
+    }
+}
+
 /// Per node and per topology domain, how many pods match all of a list of matchers.
 #[derive(Debug, Default)]
 struct SelectorTable {
@@ -212,8 +243,37 @@ struct SelectorTable {
 }
 
 impl SelectorTable {
+    /// The index in `domains` of topology key `key`, computed from the per-node counts the first time.
+    fn domain(&mut self, cluster: &Cluster, key: Symbol) -> usize {
+        if let Some(idx) = self.domains.iter().position(|(k, _)| *k == key) {
+            return idx;
+        }
+        let mut map = HashMap::default();
+        for &id in cluster.node_order() {
+            let node = cluster.node(id);
+            let count = self.per_node.get(id.index()).map_or(0, |&(_, c)| c);
+            if count > 0
+                && let Some(value) = node.node.labels.get(key)
+            {
+                adjust(&mut map, value, i64::from(count));
+            }
+        }
+        self.domains.push((key, map));
+        self.domains.len() - 1
+    }
     fn count(&self, cluster: &Cluster, node: &NodeInfo) -> u32 {
         node.pods.iter().filter_map(|&id| cluster.pod(id)).filter(|b| self.matchers.iter().all(|m| m.matches(&b.pod))).count() as u32
+    }
+}
+
+impl NodeTable for SelectorTable {
+    fn cursor(&mut self) -> &mut Cursor {
+        &mut self.cursor
+    }
+
+    fn reset(&mut self) {
+        self.per_node.clear();
+        self.domains.iter_mut().for_each(|(_, map)| map.clear());
     }
 
     fn update(&mut self, cluster: &Cluster, node: &NodeInfo) {
@@ -233,45 +293,6 @@ impl SelectorTable {
                 }
             }
         }
-    }
-
-    fn sync(&mut self, cluster: &Cluster) {
-        match self.cursor.catch_up(cluster) {
-            CatchUp::UpToDate => {}
-            CatchUp::Nodes(changed) => {
-                for id in changed {
-                    if let Some(node) = cluster.get_node(id) {
-                        self.update(cluster, node);
-                    }
-                }
-            }
-            CatchUp::Rebuild => {
-                self.per_node.clear();
-                self.domains.iter_mut().for_each(|(_, map)| map.clear());
-                for &id in cluster.node_order() {
-                    self.update(cluster, cluster.node(id));
-                }
-            }
-        }
-    }
-
-    /// The index in `domains` of topology key `key`, computed from the per-node counts the first time.
-    fn domain(&mut self, cluster: &Cluster, key: Symbol) -> usize {
-        if let Some(idx) = self.domains.iter().position(|(k, _)| *k == key) {
-            return idx;
-        }
-        let mut map = HashMap::default();
-        for &id in cluster.node_order() {
-            let node = cluster.node(id);
-            let count = self.per_node.get(id.index()).map_or(0, |&(_, c)| c);
-            if count > 0
-                && let Some(value) = node.node.labels.get(key)
-            {
-                adjust(&mut map, value, i64::from(count));
-            }
-        }
-        self.domains.push((key, map));
-        self.domains.len() - 1
     }
 }
 
@@ -329,6 +350,26 @@ impl TermTable {
         self.ids.insert(key.clone(), id);
         self.groups.push(Group { key, domains: HashMap::default() });
         id
+    }
+
+    /// The groups of `kind` with pairs somewhere whose term matches the incoming pod.
+    fn matching<'a>(&'a self, kind: TermKind, pod: &'a Pod, ns_labels: &'a Labels) -> impl Iterator<Item = u32> + 'a {
+        self.by_kind[kind as usize].iter().copied().filter(move |&g| {
+            let g = &self.groups[g as usize];
+            !g.domains.is_empty() && g.key.term.matches(pod.namespace, &pod.labels, ns_labels)
+        })
+    }
+}
+
+impl NodeTable for TermTable {
+    fn cursor(&mut self) -> &mut Cursor {
+        &mut self.cursor
+    }
+
+    /// Starts over, which also forgets groups no pod has any more.
+    fn reset(&mut self) {
+        let cursor = self.cursor;
+        *self = TermTable { cursor, ..TermTable::default() };
     }
 
     fn update(&mut self, cluster: &Cluster, node: &NodeInfo) {
@@ -397,37 +438,6 @@ impl TermTable {
             }
         }
         self.per_node[idx].1 = new;
-    }
-
-    fn sync(&mut self, cluster: &Cluster) {
-        match self.cursor.catch_up(cluster) {
-            CatchUp::UpToDate => {}
-            CatchUp::Nodes(changed) => {
-                for id in changed {
-                    if let Some(node) = cluster.get_node(id) {
-                        self.update(cluster, node);
-                    }
-                }
-            }
-            CatchUp::Rebuild => {
-                // Start over, which also forgets groups no pod has any more.
-                let cursor = self.cursor;
-                *self = TermTable { cursor, ..TermTable::default() };
-                if cluster.n_pods_with_affinity() > 0 {
-                    for &id in cluster.node_order() {
-                        self.update(cluster, cluster.node(id));
-                    }
-                }
-            }
-        }
-    }
-
-    /// The groups of `kind` with pairs somewhere whose term matches the incoming pod.
-    fn matching<'a>(&'a self, kind: TermKind, pod: &'a Pod, ns_labels: &'a Labels) -> impl Iterator<Item = u32> + 'a {
-        self.by_kind[kind as usize].iter().copied().filter(move |&g| {
-            let g = &self.groups[g as usize];
-            !g.domains.is_empty() && g.key.term.matches(pod.namespace, &pod.labels, ns_labels)
-        })
     }
 }
 
