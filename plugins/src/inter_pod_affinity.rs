@@ -23,6 +23,7 @@
 //! visiting only the nodes whose pods changed since ([`Cluster::nodes_changed_since`]): a cycle costs in
 //! proportion to the pod's terms and the nodes it filters or scores.
 
+use std::hash::BuildHasher;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use foldhash::HashMap;
@@ -310,7 +311,7 @@ impl TermKind {
 }
 
 /// Existing pods' terms that are the same (kind, weight, term) are counted together.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug)]
 struct GroupKey {
     kind: TermKind,
     weight: i32,
@@ -332,7 +333,8 @@ type GroupCounts = SmallVec<[(u32, u32); 2]>;
 struct TermTable {
     cursor: Cursor,
     groups: Vec<Group>,
-    ids: HashMap<GroupKey, u32>,
+    /// Group ids by the hash of their key, so that finding a pod's group clones nothing.
+    ids: HashMap<u64, SmallVec<[u32; 1]>>,
     /// Group ids by kind, in first-seen order.
     by_kind: [Vec<u32>; 4],
     /// Per node: the generation it was counted at, and (group, pairs) sorted by group.
@@ -341,14 +343,16 @@ struct TermTable {
 
 impl TermTable {
     fn group(&mut self, kind: TermKind, weight: i32, term: &AffinityTerm) -> u32 {
-        let key = GroupKey { kind, weight, term: term.clone() };
-        if let Some(&id) = self.ids.get(&key) {
+        let hash = self.ids.hasher().hash_one((kind, weight, term));
+        let same = |g: &Group| g.key.kind == kind && g.key.weight == weight && g.key.term == *term;
+        let candidates = self.ids.entry(hash).or_default();
+        if let Some(&id) = candidates.iter().find(|&&id| same(&self.groups[id as usize])) {
             return id;
         }
         let id = self.groups.len() as u32;
+        candidates.push(id);
         self.by_kind[kind as usize].push(id);
-        self.ids.insert(key.clone(), id);
-        self.groups.push(Group { key, domains: HashMap::default() });
+        self.groups.push(Group { key: GroupKey { kind, weight, term: term.clone() }, domains: HashMap::default() });
         id
     }
 
@@ -779,12 +783,9 @@ impl ScorePlugin for InterPodAffinity {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::World;
+    use crate::testing::{HOST, World, ZONE};
     use scheduler_core::testing::{PodBuilder, affinity_term, node, pod};
     use scheduler_core::{LabelSelectorDef, PodAffinityTermDef};
-
-    const ZONE: &str = "topology.kubernetes.io/zone";
-    const HOST: &str = "kubernetes.io/hostname";
 
     fn plugin() -> Arc<dyn Plugin> {
         Arc::new(InterPodAffinity::default())

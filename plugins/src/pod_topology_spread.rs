@@ -453,12 +453,9 @@ impl ScorePlugin for PodTopologySpread {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::World;
+    use crate::testing::{HOST, World, ZONE};
     use scheduler_core::testing::{PodBuilder, node, pod};
     use scheduler_core::{LabelSelectorDef, TaintEffect, TopologySpreadConstraintDef};
-
-    const ZONE: &str = "topology.kubernetes.io/zone";
-    const HOST: &str = "kubernetes.io/hostname";
 
     fn plugin() -> Arc<dyn Plugin> {
         Arc::new(PodTopologySpread::default())

@@ -5,6 +5,11 @@ use std::sync::Arc;
 use scheduler_core::testing::{NodeBuilder, PodBuilder};
 use scheduler_core::{Cluster, CycleContext, NodeId, NodeInfo, Plugin, Pod, StateSlot, Status};
 
+/// The zone label.
+pub const ZONE: &str = "topology.kubernetes.io/zone";
+/// The hostname label.
+pub const HOST: &str = "kubernetes.io/hostname";
+
 /// A cluster built from node builders, and a pod compiled against it.
 pub struct World {
     pub cluster: Cluster,
