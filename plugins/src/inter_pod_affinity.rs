@@ -32,7 +32,8 @@ use smallvec::SmallVec;
 
 use scheduler_core::{
     AffinityTerm, Cluster, ConfigError, CycleContext, ExtensionPoints, FilterPlugin, LabelSelector, Labels, MAX_NODE_SCORE, NodeId,
-    NodeInfo, Plugin, PluginArgs, Pod, PreFilterPlugin, PreFilterResult, PreScorePlugin, ScorePlugin, StateSlot, Status, Symbol,
+    NodeInfo, Plugin, PluginArgs, Pod, PreFilterExtensions, PreFilterPlugin, PreFilterResult, PreScorePlugin, ScorePlugin, StateSlot,
+    Status, Symbol,
 };
 
 /// Upstream's Filter reason for a node failing the pod's required affinity.
@@ -110,6 +111,7 @@ impl Plugin for InterPodAffinity {
     fn extension_points(self: Arc<Self>) -> ExtensionPoints {
         ExtensionPoints {
             pre_filter: Some(self.clone()),
+            pre_filter_extensions: Some(self.clone()),
             filter: Some(self.clone()),
             pre_score: Some(self.clone()),
             score: Some(self),
@@ -541,6 +543,23 @@ struct FilterState {
     anti_affinity: SmallVec<[Counts; 1]>,
     /// Existing pods' required anti-affinity groups that match the pod.
     existing_anti_affinity: SmallVec<[Counts; 2]>,
+    /// What simulated pod adds and removals changed (nominated pods, preemption), on top of the counts.
+    overlay: Option<Box<Overlay>>,
+}
+
+/// Changes to a [`FilterState`]'s counts by upstream's `updateWithPod` (PreFilterExtensions), per
+/// (topology key, value): upstream keeps its counts in maps by topology pair, which is what these add to.
+#[derive(Clone, Debug, Default)]
+struct Overlay {
+    /// Per required affinity term (aligned with `FilterState::affinity`).
+    affinity: SmallVec<[HashMap<Symbol, i64>; 1]>,
+    /// The sum of the affinity counts before the changes, and the changes' sum: upstream's
+    /// "no pod matches the terms anywhere" is this total being 0.
+    affinity_total: (i64, i64),
+    /// Per required anti-affinity term (aligned with `FilterState::anti_affinity`).
+    anti_affinity: SmallVec<[HashMap<Symbol, i64>; 1]>,
+    /// Existing pods' anti-affinity terms matching the pod, per (key, value).
+    existing: HashMap<(Symbol, Symbol), i64>,
 }
 
 /// A [`FilterState`] resolved against the index for a batch of nodes.
@@ -550,6 +569,7 @@ struct FilterViews<'a> {
     matches_own_affinity: bool,
     anti_affinity: SmallVec<[View<'a>; 1]>,
     existing_anti_affinity: SmallVec<[View<'a>; 2]>,
+    overlay: Option<&'a Overlay>,
 }
 
 impl FilterState {
@@ -560,6 +580,7 @@ impl FilterState {
             matches_own_affinity: self.matches_own_affinity,
             anti_affinity: self.anti_affinity.iter().map(|c| c.view(index, self.at)).collect::<Option<_>>()?,
             existing_anti_affinity: self.existing_anti_affinity.iter().map(|c| c.view(index, self.at)).collect::<Option<_>>()?,
+            overlay: None,
         })
     }
 }
@@ -587,7 +608,12 @@ impl PreFilterPlugin for InterPodAffinity {
             index.terms.matching(TermKind::RequiredAnti, pod, &ns_labels).map(Counts::Group).collect();
         let mut s = FilterState { at: generations(cluster), existing_anti_affinity, ..FilterState::default() };
         let Some(affinity) = affinity.filter(|_| has_required) else {
-            if s.existing_anti_affinity.is_empty() {
+            // Upstream skips only when no pod has required anti-affinity; skipping also when none of their
+            // terms matches the pod gives the same verdicts, unless a nominated pod's term could (it is
+            // added to this state by AddPod).
+            let nominated_anti =
+                cluster.nominations().iter().any(|n| n.pod.affinity.as_ref().is_some_and(|a| !a.required_anti_affinity.is_empty()));
+            if s.existing_anti_affinity.is_empty() && !nominated_anti {
                 return Status::skip().into();
             }
             state.put(s);
@@ -614,6 +640,9 @@ impl PreFilterPlugin for InterPodAffinity {
 
 impl FilterViews<'_> {
     fn check(&self, node: &NodeInfo) -> Status {
+        if let Some(overlay) = self.overlay {
+            return self.check_with(overlay, node);
+        }
         // Upstream `satisfyPodAffinity`.
         let mut pods_exist = true;
         for view in &self.affinity {
@@ -638,6 +667,130 @@ impl FilterViews<'_> {
     }
 }
 
+impl FilterViews<'_> {
+    /// [`FilterViews::check`] with the counts changed by `overlay`.
+    fn check_with(&self, overlay: &Overlay, node: &NodeInfo) -> Status {
+        let with = |view: &View<'_>, deltas: Option<&HashMap<Symbol, i64>>| -> Option<i64> {
+            let value = node.node.labels.get(view.key)?;
+            let base = i64::from(view.counts.get(&value).copied().unwrap_or(0));
+            Some(base + deltas.and_then(|d| d.get(&value)).copied().unwrap_or(0))
+        };
+        let mut pods_exist = true;
+        for (i, view) in self.affinity.iter().enumerate() {
+            match with(view, overlay.affinity.get(i)) {
+                None => return Status::unresolvable(ERR_REASON_AFFINITY_RULES_NOT_MATCH),
+                Some(n) if n <= 0 => pods_exist = false,
+                Some(_) => {}
+            }
+        }
+        let counts_empty = overlay.affinity_total.0 + overlay.affinity_total.1 == 0;
+        if !(pods_exist || counts_empty && self.matches_own_affinity) {
+            return Status::unresolvable(ERR_REASON_AFFINITY_RULES_NOT_MATCH);
+        }
+        if self.anti_affinity.iter().enumerate().any(|(i, v)| with(v, overlay.anti_affinity.get(i)).is_some_and(|n| n > 0)) {
+            return Status::unschedulable(ERR_REASON_ANTI_AFFINITY_RULES_NOT_MATCH);
+        }
+        // Per topology pair of the node: the groups with that key and the changes.
+        let mut keys: SmallVec<[Symbol; 4]> = self.existing_anti_affinity.iter().map(|v| v.key).collect();
+        keys.extend(overlay.existing.keys().map(|&(k, _)| k));
+        keys.sort_unstable();
+        keys.dedup();
+        for key in keys {
+            let Some(value) = node.node.labels.get(key) else { continue };
+            let groups: i64 = self
+                .existing_anti_affinity
+                .iter()
+                .filter(|v| v.key == key)
+                .map(|v| i64::from(v.counts.get(&value).copied().unwrap_or(0)))
+                .sum();
+            if groups + overlay.existing.get(&(key, value)).copied().unwrap_or(0) > 0 {
+                return Status::unschedulable(ERR_REASON_EXISTING_ANTI_AFFINITY_RULES_NOT_MATCH);
+            }
+        }
+        Status::success()
+    }
+}
+
+impl PreFilterExtensions for InterPodAffinity {
+    fn add_pod(&self, cx: &CycleContext<'_>, pod: &Pod, added: &Pod, node: &NodeInfo, state: &mut StateSlot) -> Status {
+        self.update_with_pod(cx, pod, added, node, state, 1)
+    }
+
+    fn remove_pod(&self, cx: &CycleContext<'_>, pod: &Pod, removed: &Pod, node: &NodeInfo, state: &mut StateSlot) -> Status {
+        self.update_with_pod(cx, pod, removed, node, state, -1)
+    }
+}
+
+impl InterPodAffinity {
+    /// Upstream `preFilterState.updateWithPod`: `updated` (with `multiplier` +1 added, −1 removed) on `node`
+    /// changes the counts of the pod's required terms it matches, and of its own required anti-affinity
+    /// terms that match the pod.
+    fn update_with_pod(
+        &self,
+        cx: &CycleContext<'_>,
+        pod: &Pod,
+        updated: &Pod,
+        node: &NodeInfo,
+        state: &mut StateSlot,
+        multiplier: i64,
+    ) -> Status {
+        let Some(s) = state.get_mut::<FilterState>() else { return Status::error(FILTER_STATE_MISSING) };
+        let cluster = cx.cluster;
+        let mut overlay = match s.overlay.take() {
+            Some(overlay) => overlay,
+            None => {
+                let index = self.read();
+                let Some(views) = s.views(&index) else { return Status::error(MOVED) };
+                let base: i64 = views.affinity.iter().map(|v| v.counts.values().map(|&n| i64::from(n)).sum::<i64>()).sum();
+                Box::new(Overlay {
+                    affinity: SmallVec::from_elem(HashMap::default(), s.affinity.len()),
+                    affinity_total: (base, 0),
+                    anti_affinity: SmallVec::from_elem(HashMap::default(), s.anti_affinity.len()),
+                    existing: HashMap::default(),
+                })
+            }
+        };
+        let bump = |map: &mut HashMap<Symbol, i64>, key: Symbol| -> i64 {
+            match node.node.labels.get(key) {
+                Some(value) => {
+                    *map.entry(value).or_insert(0) += multiplier;
+                    multiplier
+                }
+                None => 0,
+            }
+        };
+        // The updated pod's required anti-affinity terms that match the pod (upstream
+        // `existingAntiAffinityCounts.updateWithAntiAffinityTerms`, with the pod's namespace labels).
+        if let Some(theirs) = updated.affinity.as_deref().filter(|a| !a.required_anti_affinity.is_empty()) {
+            let ns_labels = cluster.namespace_labels(pod.namespace);
+            for term in theirs.required_anti_affinity.iter().filter(|t| t.matches(pod.namespace, &pod.labels, &ns_labels)) {
+                if let Some(value) = node.node.labels.get(term.topology_key) {
+                    *overlay.existing.entry((term.topology_key, value)).or_insert(0) += multiplier;
+                }
+            }
+        }
+        if let Some(mine) = pod.affinity.as_deref() {
+            // `affinityCounts.updateWithAffinityTerms`: only a pod matching every term counts.
+            if !mine.required_affinity.is_empty()
+                && mine.required_affinity.iter().all(|t| PodMatcher::new(cluster, pod, t).matches(updated))
+            {
+                for (i, term) in mine.required_affinity.iter().enumerate() {
+                    let changed = bump(&mut overlay.affinity[i], term.topology_key);
+                    overlay.affinity_total.1 += changed;
+                }
+            }
+            // `antiAffinityCounts.updateWithAntiAffinityTerms`.
+            for (i, term) in mine.required_anti_affinity.iter().enumerate() {
+                if PodMatcher::new(cluster, pod, term).matches(updated) {
+                    bump(&mut overlay.anti_affinity[i], term.topology_key);
+                }
+            }
+        }
+        s.overlay = Some(overlay);
+        Status::success()
+    }
+}
+
 const FILTER_STATE_MISSING: &str = "reading \"PreFilterInterPodAffinity\" from cycleState: not found";
 const SCORE_STATE_MISSING: &str = "reading \"PreScoreInterPodAffinity\" from cycleState: not found";
 
@@ -646,15 +799,21 @@ impl FilterPlugin for InterPodAffinity {
         let Some(s) = state.get::<FilterState>() else { return Status::error(FILTER_STATE_MISSING) };
         let index = self.read();
         match s.views(&index) {
-            Some(views) => views.check(node),
+            Some(mut views) => {
+                views.overlay = s.overlay.as_deref();
+                views.check(node)
+            }
             None => Status::error(MOVED),
         }
     }
 
     fn filter_nodes(&self, _cx: &CycleContext<'_>, _pod: &Pod, nodes: &[&NodeInfo], state: &StateSlot, rejected: &mut Vec<(u32, Status)>) {
         let index = self.read();
-        let views = match state.get::<FilterState>().map(|s| s.views(&index)) {
-            Some(Some(views)) => views,
+        let views = match state.get::<FilterState>().map(|s| (s.views(&index), s.overlay.as_deref())) {
+            Some((Some(mut views), overlay)) => {
+                views.overlay = overlay;
+                views
+            }
             problem => {
                 let status = if problem.is_none() { Status::error(FILTER_STATE_MISSING) } else { Status::error(MOVED) };
                 rejected.extend((0..nodes.len() as u32).map(|i| (i, status.clone())));

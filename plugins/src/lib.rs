@@ -52,6 +52,7 @@
 //! ```
 
 pub mod best_fit;
+pub mod default_preemption;
 pub mod fifo;
 pub mod first_fit;
 pub mod image_locality;

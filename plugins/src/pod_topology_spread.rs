@@ -32,8 +32,8 @@ use serde::Deserialize;
 
 use scheduler_core::{
     ConfigError, CycleContext, ExtensionPoints, FilterPlugin, LabelSelector, MAX_NODE_SCORE, NodeInclusionPolicy, NodeInfo, Plugin,
-    PluginArgs, Pod, PreFilterPlugin, PreFilterResult, PreScorePlugin, ScorePlugin, StateSlot, Status, Symbol, TopologySpreadConstraint,
-    WhenUnsatisfiable, is_qualified_name, tolerated, well_known,
+    PluginArgs, Pod, PreFilterExtensions, PreFilterPlugin, PreFilterResult, PreScorePlugin, ScorePlugin, StateSlot, Status, Symbol,
+    TopologySpreadConstraint, WhenUnsatisfiable, is_qualified_name, tolerated, well_known,
 };
 
 /// Upstream's Filter reason for a node without a constraint's topology key.
@@ -197,6 +197,7 @@ impl Plugin for PodTopologySpread {
     fn extension_points(self: Arc<Self>) -> ExtensionPoints {
         ExtensionPoints {
             pre_filter: Some(self.clone()),
+            pre_filter_extensions: Some(self.clone()),
             filter: Some(self.clone()),
             pre_score: Some(self.clone()),
             score: Some(self),
@@ -294,6 +295,44 @@ impl PreFilterPlugin for PodTopologySpread {
         state.put(HardState { constraints });
         Status::success().into()
     }
+}
+
+impl PreFilterExtensions for PodTopologySpread {
+    fn add_pod(&self, cx: &CycleContext<'_>, pod: &Pod, added: &Pod, node: &NodeInfo, state: &mut StateSlot) -> Status {
+        update_with_pod(cx, pod, added, node, state, 1)
+    }
+
+    fn remove_pod(&self, cx: &CycleContext<'_>, pod: &Pod, removed: &Pod, node: &NodeInfo, state: &mut StateSlot) -> Status {
+        update_with_pod(cx, pod, removed, node, state, -1)
+    }
+}
+
+/// Upstream `updateWithPod`: `updated` (in the pod's namespace) added to or removed from `node` changes the
+/// count of its domain for each hard constraint whose selector matches it (note: `Matches`, so an empty
+/// selector counts it here although PreFilter counts no pod for one) and whose inclusion policies include
+/// the node. The smallest count is then recomputed exactly; upstream's two-entry critical-path cache can
+/// hold a stale minimum after several updates in one cycle, depending on Go's map order.
+fn update_with_pod(cx: &CycleContext<'_>, pod: &Pod, updated: &Pod, node: &NodeInfo, state: &mut StateSlot, delta: i64) -> Status {
+    let Some(s) = state.get_mut::<HardState>() else {
+        return Status::error("reading \"PreFilterPodTopologySpread\" from cycleState: not found");
+    };
+    if updated.namespace != pod.namespace {
+        return Status::success();
+    }
+    let hard: Vec<&TopologySpreadConstraint> = s.constraints.iter().map(|h| &pod.topology_spread_constraints[h.index]).collect();
+    if !has_all_keys(node, &hard) {
+        return Status::success();
+    }
+    for h in &mut s.constraints {
+        let c = &pod.topology_spread_constraints[h.index];
+        if !c.selector.matches(&updated.labels) || !included(cx, c, pod, node) {
+            continue;
+        }
+        let Some(value) = node.node.labels.get(c.topology_key) else { continue };
+        *h.counts.entry(value).or_insert(0) += delta;
+        h.min = h.counts.values().copied().min().unwrap_or(i64::from(i32::MAX));
+    }
+    Status::success()
 }
 
 impl FilterPlugin for PodTopologySpread {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use scheduler_core::{ExtensionPoint, Registry, UnavailablePlugin};
 
 use crate::best_fit::BestFit;
+use crate::default_preemption::DefaultPreemption;
 use crate::fifo::Fifo;
 use crate::first_fit::FirstFit;
 use crate::image_locality::ImageLocality;
@@ -28,7 +29,7 @@ use ExtensionPoint::*;
 
 /// Upstream plugins of kube-scheduler 1.36's default profile that simsched does not provide, with their
 /// upstream extension points.
-pub const UNAVAILABLE: [(&str, UnavailablePlugin); 8] = [
+pub const UNAVAILABLE: [(&str, UnavailablePlugin); 7] = [
     (
         "VolumeRestrictions",
         UnavailablePlugin {
@@ -59,14 +60,6 @@ pub const UNAVAILABLE: [(&str, UnavailablePlugin); 8] = [
             points: &[PreEnqueue, PreFilter, Filter, PostFilter, PreScore, Score, Reserve, PreBind],
             affects_decisions: true,
             note: "dynamic resource allocation; only pods with ResourceClaims",
-        },
-    ),
-    (
-        "DefaultPreemption",
-        UnavailablePlugin {
-            points: &[PreEnqueue, PostFilter],
-            affects_decisions: true,
-            note: "preemption of lower-priority pods when nothing fits",
         },
     ),
     (
@@ -125,6 +118,7 @@ pub fn registry() -> Registry {
     }
     r.register("NodeAffinity", |args, interner| Ok(Arc::new(NodeAffinity::new(args, interner)?)));
     r.register("InterPodAffinity", |args, _| Ok(Arc::new(InterPodAffinity::new(args)?)));
+    r.register("DefaultPreemption", |args, _| Ok(Arc::new(DefaultPreemption::new(args)?)));
     r.register("PodTopologySpread", |args, _| Ok(Arc::new(PodTopologySpread::new(args)?)));
     r.register("NodeResourcesFit", |args, interner| Ok(Arc::new(NodeResourcesFit::new(args, interner)?)));
     r.register("NodeResourcesBalancedAllocation", |args, interner| Ok(Arc::new(NodeResourcesBalancedAllocation::new(args, interner)?)));

@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 
 use foldhash::HashMap;
 
+use crate::disruption::{PodDisruptionBudget, PodDisruptionBudgetDef};
 use crate::error::ModelError;
 use crate::intern::{Interner, Symbol, well_known};
 use crate::labels::Labels;
@@ -20,6 +21,20 @@ pub struct BoundPod {
     pub node: NodeId,
     /// Its position in the node's [`NodeInfo::pods`], so that removing it takes no search.
     index_in_node: u32,
+    /// Whether the pod is being deleted because preemption chose it as a victim (upstream: a deletion
+    /// timestamp and the `DisruptionTarget` condition with reason `PreemptionByScheduler`). It keeps its
+    /// resources until it is removed.
+    pub terminating: bool,
+}
+
+/// A pod nominated to a node by preemption (upstream `status.nominatedNodeName`, kept by the scheduling
+/// queue's nominator): it is not bound, but pods of lower or equal priority must leave it room there.
+#[derive(Clone, Debug)]
+pub struct NominatedPod {
+    /// The pod.
+    pub pod: Pod,
+    /// The node it is nominated to.
+    pub node: NodeId,
 }
 
 /// Why a cluster update was refused.
@@ -44,6 +59,14 @@ pub enum ClusterError {
     /// Two nodes with one name.
     #[error("node {0:?} already exists")]
     DuplicateNode(String),
+    /// A PodDisruptionBudget definition did not compile.
+    #[error("failed to add PodDisruptionBudget {name:?}: {source}")]
+    Budget {
+        /// Budget name.
+        name: String,
+        /// The field error.
+        source: ModelError,
+    },
     /// A pod names a node the cluster does not have.
     #[error("pod {pod} is bound to node {node:?}, which is not in the cluster")]
     UnknownNode {
@@ -96,6 +119,16 @@ pub struct Cluster {
     /// Pods with inter-pod affinity terms, and those among them with required anti-affinity terms.
     n_pods_with_affinity: usize,
     n_pods_with_required_anti_affinity: usize,
+    /// Pods nominated to nodes, in nomination order.
+    nominated: Vec<NominatedPod>,
+    /// How many nominated pods each node has, so that a node without any costs one lookup.
+    nominated_per_node: HashMap<NodeId, u32>,
+    /// Changes whenever a nomination is added or removed.
+    nominations_generation: u64,
+    /// PodDisruptionBudgets.
+    pdbs: Vec<PodDisruptionBudget>,
+    /// How many bound pods have each priority.
+    priorities: BTreeMap<i32, u32>,
 }
 
 fn implicit_namespace_labels(name: Symbol) -> Labels {
@@ -203,12 +236,17 @@ impl Cluster {
         self.nodes_generation = crate::node::next_generation();
         self.state_generation = self.nodes_generation;
         self.journal.clear();
+        let nominated_here: Vec<Box<str>> = self.nominated.iter().filter(|n| n.node == id).map(|n| n.pod.uid.clone()).collect();
+        for uid in nominated_here {
+            self.clear_nomination(&uid);
+        }
         let mut removed = Vec::with_capacity(info.pods.len());
         for pod_id in info.pods {
             if let Some(bound) = self.pods[pod_id.index()].take() {
                 self.free_pod_slots.push(pod_id);
                 self.n_pods -= 1;
                 self.count_affinity(&bound.pod, false);
+                self.count_priority(bound.pod.priority, false);
                 removed.push(bound.pod);
             }
         }
@@ -246,8 +284,9 @@ impl Cluster {
         self.state_generation = info.generation;
         self.record_change(node);
         self.count_affinity(&pod, true);
+        self.count_priority(pod.priority, true);
         self.namespaces.entry(pod.namespace).or_insert_with(|| implicit_namespace_labels(pod.namespace));
-        self.pods[id.index()] = Some(BoundPod { pod, node, index_in_node });
+        self.pods[id.index()] = Some(BoundPod { pod, node, index_in_node, terminating: false });
         self.n_pods += 1;
         id
     }
@@ -280,6 +319,7 @@ impl Cluster {
         self.free_pod_slots.push(id);
         self.n_pods -= 1;
         self.count_affinity(&bound.pod, false);
+        self.count_priority(bound.pod.priority, false);
         Some(bound.pod)
     }
 
@@ -288,6 +328,22 @@ impl Cluster {
             self.journal.drain(..self.journal.len() / 2);
         }
         self.journal.push((self.state_generation, node));
+    }
+
+    fn count_priority(&mut self, priority: i32, added: bool) {
+        if added {
+            *self.priorities.entry(priority).or_default() += 1;
+        } else if let Some(n) = self.priorities.get_mut(&priority) {
+            *n -= 1;
+            if *n == 0 {
+                self.priorities.remove(&priority);
+            }
+        }
+    }
+
+    /// The lowest priority of a bound pod; `None` without pods.
+    pub fn min_pod_priority(&self) -> Option<i32> {
+        self.priorities.keys().next().copied()
     }
 
     fn count_affinity(&mut self, pod: &Pod, added: bool) {
@@ -445,6 +501,99 @@ impl Cluster {
     /// One more than the largest node id ever used (the size of per-node tables).
     pub fn node_capacity(&self) -> usize {
         self.nodes.len()
+    }
+
+    /// Nominates `pod` to `node` (replacing its earlier nomination, if any): pods of lower or equal
+    /// priority are then filtered as if it ran there (upstream's filters with nominated pods).
+    pub fn nominate(&mut self, pod: Pod, node: NodeId) {
+        self.clear_nomination(&pod.uid);
+        *self.nominated_per_node.entry(node).or_default() += 1;
+        self.nominated.push(NominatedPod { pod, node });
+        self.nominations_generation = crate::node::next_generation();
+    }
+
+    /// Removes the nomination of the pod with `uid`; returns it.
+    pub fn clear_nomination(&mut self, uid: &str) -> Option<NominatedPod> {
+        let idx = self.nominated.iter().position(|n| &*n.pod.uid == uid)?;
+        let nominated = self.nominated.remove(idx);
+        if let Some(count) = self.nominated_per_node.get_mut(&nominated.node) {
+            *count -= 1;
+            if *count == 0 {
+                self.nominated_per_node.remove(&nominated.node);
+            }
+        }
+        self.nominations_generation = crate::node::next_generation();
+        Some(nominated)
+    }
+
+    /// The node the pod with `uid` is nominated to.
+    pub fn nomination(&self, uid: &str) -> Option<NodeId> {
+        if self.nominated.is_empty() {
+            return None;
+        }
+        self.nominated.iter().find(|n| &*n.pod.uid == uid).map(|n| n.node)
+    }
+
+    /// Every nomination, oldest first.
+    pub fn nominations(&self) -> &[NominatedPod] {
+        &self.nominated
+    }
+
+    /// The pods nominated to `node`, oldest first.
+    pub fn nominated_pods(&self, node: NodeId) -> impl Iterator<Item = &Pod> {
+        let any = self.nominated_per_node.contains_key(&node);
+        self.nominated.iter().filter(move |n| any && n.node == node).map(|n| &n.pod)
+    }
+
+    /// Whether any pod is nominated to `node`.
+    #[inline]
+    pub fn has_nominated_pods(&self, node: NodeId) -> bool {
+        !self.nominated_per_node.is_empty() && self.nominated_per_node.contains_key(&node)
+    }
+
+    /// Changes whenever a nomination is added or removed.
+    pub fn nominations_generation(&self) -> u64 {
+        self.nominations_generation
+    }
+
+    /// Marks a bound pod as terminating because preemption evicts it; `false` if there is no such pod.
+    pub fn set_terminating(&mut self, id: PodId) -> bool {
+        match self.pods.get_mut(id.index()).and_then(Option::as_mut) {
+            Some(bound) => {
+                bound.terminating = true;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Compiles and adds a PodDisruptionBudget.
+    pub fn add_pdb(&mut self, def: &PodDisruptionBudgetDef) -> Result<(), ClusterError> {
+        let pdb = PodDisruptionBudget::compile(def, &mut self.interner)
+            .map_err(|source| ClusterError::Budget { name: def.name.clone(), source })?;
+        self.pdbs.push(pdb);
+        Ok(())
+    }
+
+    /// The PodDisruptionBudgets.
+    pub fn pdbs(&self) -> &[PodDisruptionBudget] {
+        &self.pdbs
+    }
+
+    /// How many more pods budget `pdb` (an index in [`Cluster::pdbs`]) lets be disrupted now: its
+    /// `status.disruptionsAllowed` when given, else computed from its spec over the bound pods it covers
+    /// (terminating ones count as expected, not as healthy).
+    pub fn disruptions_allowed(&self, pdb: usize) -> i32 {
+        let budget = &self.pdbs[pdb];
+        if let Some(allowed) = budget.disruptions_allowed {
+            return allowed;
+        }
+        let (mut expected, mut healthy) = (0i64, 0i64);
+        for (_, bound) in self.pods().filter(|(_, b)| budget.covers(b.pod.namespace, &b.pod.labels)) {
+            expected += 1;
+            healthy += i64::from(!bound.terminating);
+        }
+        budget.computed_disruptions_allowed(expected, healthy)
     }
 
     /// The cluster-wide state of an image name: its size and how many nodes have it (ImageLocality).

@@ -49,6 +49,23 @@ pub struct NodeExplanation {
     pub total: i64,
 }
 
+/// What the PostFilter plugins (preemption) decided for a pod no node fits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PostFilterExplanation {
+    /// The deciding plugin (empty when none rejected).
+    pub plugin: String,
+    /// Its status code: Success when preemption found a node.
+    pub code: Code,
+    /// The node nominated for the pod; `None` when preemption cannot help.
+    pub nominated_node: Option<String>,
+    /// The pods evicted to make room (`namespace/name`), most important first.
+    pub victims: Vec<String>,
+    /// Lower-priority pods nominated to the node whose nomination is cleared.
+    pub cleared_nominations: Vec<String>,
+    /// Its message (why preemption cannot help).
+    pub message: String,
+}
+
 /// Why a pod goes where it goes, or nowhere.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Explanation {
@@ -72,6 +89,8 @@ pub struct Explanation {
     pub missing_plugins: Vec<MissingPlugin>,
     /// Configuration notes.
     pub warnings: Vec<String>,
+    /// The PostFilter outcome (preemption), when no node fits and the profile has PostFilter plugins.
+    pub post_filter: Option<PostFilterExplanation>,
 }
 
 impl Explanation {
@@ -86,6 +105,17 @@ impl Explanation {
         let (selected, message) = match &outcome {
             Ok(r) => (Some(cluster.node(r.node).node.name.to_string()), String::new()),
             Err(e) => (None, e.to_string()),
+        };
+        let post_filter = match &outcome {
+            Err(ScheduleError::Unschedulable(fit)) => fit.post_filter.as_ref().map(|(plugin, r)| PostFilterExplanation {
+                plugin: plugin.map(name).unwrap_or_default(),
+                code: r.status.code(),
+                nominated_node: r.nominated_node.flatten().map(|n| cluster.node(n).node.name.to_string()),
+                victims: r.victims.iter().filter_map(|&v| cluster.pod(v)).map(|b| b.pod.key(cluster.interner())).collect(),
+                cleared_nominations: r.cleared_nominations.iter().map(|u| u.to_string()).collect(),
+                message: r.status.message(),
+            }),
+            _ => None,
         };
         let d = &trace.diagnosis;
         // With a PreFilter rejection every node carries PreFilter's status and plugin.
@@ -143,6 +173,7 @@ impl Explanation {
             nodes,
             missing_plugins: profile.missing_plugins().to_vec(),
             warnings: profile.warnings().to_vec(),
+            post_filter,
         }
     }
 }

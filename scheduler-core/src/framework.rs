@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::cluster::Cluster;
 use crate::intern::Symbol;
-use crate::node::NodeInfo;
+use crate::node::{NodeId, NodeInfo, PodId};
 use crate::pod::Pod;
 use crate::status::Status;
 
@@ -109,6 +109,7 @@ impl ExtensionPoint {
                 | ExtensionPoint::QueueSort
                 | ExtensionPoint::PreFilter
                 | ExtensionPoint::Filter
+                | ExtensionPoint::PostFilter
                 | ExtensionPoint::PreScore
                 | ExtensionPoint::Score
         )
@@ -134,8 +135,13 @@ pub struct ExtensionPoints {
     pub queue_sort: Option<Arc<dyn QueueSortPlugin>>,
     /// PreFilter.
     pub pre_filter: Option<Arc<dyn PreFilterPlugin>>,
+    /// PreFilterExtensions of the PreFilter plugin: keep its PreFilter state true when the framework
+    /// simulates adding or removing a pod (nominated pods, preemption).
+    pub pre_filter_extensions: Option<Arc<dyn PreFilterExtensions>>,
     /// Filter.
     pub filter: Option<Arc<dyn FilterPlugin>>,
+    /// PostFilter.
+    pub post_filter: Option<Arc<dyn PostFilterPlugin>>,
     /// PreScore.
     pub pre_score: Option<Arc<dyn PreScorePlugin>>,
     /// Score.
@@ -150,6 +156,7 @@ impl ExtensionPoints {
             ExtensionPoint::QueueSort => self.queue_sort.is_some(),
             ExtensionPoint::PreFilter => self.pre_filter.is_some(),
             ExtensionPoint::Filter => self.filter.is_some(),
+            ExtensionPoint::PostFilter => self.post_filter.is_some(),
             ExtensionPoint::PreScore => self.pre_score.is_some(),
             ExtensionPoint::Score => self.score.is_some(),
             _ => false,
@@ -308,6 +315,16 @@ pub trait PreFilterPlugin: Send + Sync {
     fn pre_filter(&self, cx: &CycleContext<'_>, pod: &Pod, state: &mut StateSlot) -> PreFilterResult;
 }
 
+/// PreFilterExtensions (upstream `PreFilterExtensions`): a PreFilter plugin whose state depends on the pods
+/// of the cluster updates it when the framework simulates adding a pod to a node (a nominated pod) or
+/// removing one (a preemption victim). `node` is the node as it is after the change.
+pub trait PreFilterExtensions: Send + Sync {
+    /// `added` now runs on `node`.
+    fn add_pod(&self, cx: &CycleContext<'_>, pod: &Pod, added: &Pod, node: &NodeInfo, state: &mut StateSlot) -> Status;
+    /// `removed` no longer runs on `node`.
+    fn remove_pod(&self, cx: &CycleContext<'_>, pod: &Pod, removed: &Pod, node: &NodeInfo, state: &mut StateSlot) -> Status;
+}
+
 /// Filter: whether the pod can run on a node.
 pub trait FilterPlugin: Send + Sync {
     /// Whether the filter can reject any node for this pod. `false` lets the framework leave it out of
@@ -338,6 +355,30 @@ pub trait FilterPlugin: Send + Sync {
             }
         }
     }
+}
+
+/// What a PostFilter plugin decides (upstream `PostFilterResult` plus what its actuation does).
+///
+/// simsched's scheduler never changes the cluster, so a plugin that would act on it (preemption deleting
+/// victims) reports the actions here and the caller carries them out.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PostFilterResult {
+    /// Success (the pod may fit once the actions are done), Unschedulable, UnschedulableAndUnresolvable or
+    /// an error.
+    pub status: Status,
+    /// Upstream `NominatingInfo`: `None` leaves the pod's nominated node as it is (`ModeNoop`);
+    /// `Some(node)` sets it, `Some(None)` clears it (`ModeOverride`).
+    pub nominated_node: Option<Option<NodeId>>,
+    /// Bound pods to evict (in the order upstream deletes them).
+    pub victims: Vec<PodId>,
+    /// Uids of nominated pods whose nomination is to be cleared.
+    pub cleared_nominations: Vec<Box<str>>,
+}
+
+/// PostFilter: runs when no node passed the filters (preemption).
+pub trait PostFilterPlugin: Send + Sync {
+    /// What to do about the unschedulable pod.
+    fn post_filter(&self, handle: &mut crate::preemption::PostFilterHandle<'_, '_>, pod: &Pod) -> PostFilterResult;
 }
 
 /// PreScore: per-cycle precomputation over the feasible nodes.

@@ -13,6 +13,7 @@
 mod affinity;
 mod cluster;
 mod config;
+mod disruption;
 mod divisor;
 mod error;
 mod explain;
@@ -22,6 +23,7 @@ mod labels;
 mod memo;
 mod node;
 mod pod;
+mod preemption;
 mod profile;
 mod quantity;
 mod registry;
@@ -34,17 +36,19 @@ mod taint;
 pub mod testing;
 
 pub use affinity::{AffinityTerm, PodAffinity, PodAffinityDef, PodAffinityTermDef, WeightedAffinityTerm, WeightedPodAffinityTermDef};
-pub use cluster::{BoundPod, Cluster, ClusterError, ImageState};
+pub use cluster::{BoundPod, Cluster, ClusterError, ImageState, NominatedPod};
 pub use config::{
     API_VERSION, ConfigError, DEFAULT_MULTI_POINT, DefaultedProfile, KubeSchedulerConfiguration, PluginConfig, PluginRef, PluginSet,
     Plugins, ProfileConfig, SchedulerConfig, merge_plugins, yaml_error,
 };
+pub use disruption::{IntOrPercent, PodDisruptionBudget, PodDisruptionBudgetDef};
 pub use divisor::Divisor;
 pub use error::ModelError;
-pub use explain::{Explanation, FilterVerdict, NodeExplanation, PluginScore};
+pub use explain::{Explanation, FilterVerdict, NodeExplanation, PluginScore, PostFilterExplanation};
 pub use framework::{
-    CycleContext, ExtensionPoint, ExtensionPoints, FilterPlugin, MAX_NODE_SCORE, MIN_NODE_SCORE, Plugin, PreEnqueuePlugin, PreFilterPlugin,
-    PreFilterResult, PreScorePlugin, QueueSortPlugin, QueuedPodInfo, ScorePlugin, StateData, StateSlot, default_normalize_score,
+    CycleContext, ExtensionPoint, ExtensionPoints, FilterPlugin, MAX_NODE_SCORE, MIN_NODE_SCORE, Plugin, PostFilterPlugin,
+    PostFilterResult, PreEnqueuePlugin, PreFilterExtensions, PreFilterPlugin, PreFilterResult, PreScorePlugin, QueueSortPlugin,
+    QueuedPodInfo, ScorePlugin, StateData, StateSlot, default_normalize_score,
 };
 pub use intern::{Interner, Symbol, parse_go_int64, well_known};
 pub use labels::Labels;
@@ -53,6 +57,7 @@ pub use pod::{
     ContainerDef, ContainerPortDef, DEFAULT_MEMORY_REQUEST, DEFAULT_MILLI_CPU_REQUEST, HostPort, NodeAffinityDef, Pod, PodDef,
     TolerationDef, normalized_image_name,
 };
+pub use preemption::{PostFilterHandle, SimulatedState};
 pub use profile::{MissingPlugin, Profile};
 pub use quantity::{Quantity, QuantityError, format_milli, format_units};
 pub use registry::{Lookup, PluginArgs, PluginFactory, Registry, UnavailablePlugin};

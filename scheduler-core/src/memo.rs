@@ -50,14 +50,14 @@ impl Memos {
     pub(crate) fn repeated_failure(&self, pod: &Pod, cluster: &Cluster) -> Option<(usize, &FitError)> {
         let memo = self.entries.iter().find(|m| m.spec.as_ref().is_some_and(|s| s.same_scheduling_spec(pod)))?;
         let (state, advance, error) = memo.failure.as_ref()?;
-        (*state == cluster.state_generation()).then_some((*advance, error))
+        (*state == (cluster.state_generation(), cluster.nominations_generation())).then_some((*advance, error))
     }
 
     /// Remembers that a cycle for `pod` failed with `error` on the cluster as it is, advancing the rotating
     /// start index by `advance`; any success or change of the cluster makes it stale.
     pub(crate) fn record_failure(&mut self, pod: &Pod, cluster: &Cluster, advance: usize, error: &FitError) {
         if let Some(memo) = self.entries.iter_mut().find(|m| m.spec.as_ref().is_some_and(|s| s.same_scheduling_spec(pod))) {
-            memo.failure = Some((cluster.state_generation(), advance, error.clone()));
+            memo.failure = Some(((cluster.state_generation(), cluster.nominations_generation()), advance, error.clone()));
         }
     }
 }
@@ -81,7 +81,7 @@ pub(crate) struct Memo {
     n_slots: usize,
     /// The last cycle for this spec failed: (the cluster's state generation then, how far it advanced the
     /// rotating start index, its error).
-    failure: Option<(u64, usize, FitError)>,
+    failure: Option<((u64, u64), usize, FitError)>,
 }
 
 /// What is remembered of one node, for the node state of `generation` (0: nothing, as generations start

@@ -148,6 +148,9 @@ impl NodeId {
 pub struct PodId(pub u32);
 
 impl PodId {
+    /// The id a pod that is not bound (a nominated pod) has in a copy of a node it is simulated on.
+    pub const UNBOUND: PodId = PodId(u32::MAX);
+
     /// The index as `usize`.
     #[inline]
     pub fn index(self) -> usize {

@@ -83,6 +83,11 @@ pub struct PodDef {
     pub labels: Vec<(String, String)>,
     /// `spec.priority`; absent means 0.
     pub priority: Option<i32>,
+    /// `spec.preemptionPolicy`: `false` for `Never`; absent means `PreemptLowerPriority`.
+    pub never_preempt: bool,
+    /// `status.startTime`, in the caller's time unit (seconds since the epoch in cluster files, microseconds
+    /// of simulated time in the simulator); read only to rank preemption victims.
+    pub start_time: Option<i64>,
     /// `spec.schedulerName`; empty means `default-scheduler`.
     pub scheduler_name: String,
     /// `spec.nodeName`; empty when unset.
@@ -140,6 +145,10 @@ pub struct Pod {
     pub labels: Labels,
     /// `spec.priority` (0 if absent).
     pub priority: i32,
+    /// `spec.preemptionPolicy: Never`.
+    pub never_preempt: bool,
+    /// `status.startTime` in the caller's time unit; `None` counts as "now" (later than any start).
+    pub start_time: Option<i64>,
     /// Profile that schedules the pod.
     pub scheduler_name: Symbol,
     /// `spec.nodeName`, if set.
@@ -254,6 +263,8 @@ impl Pod {
             name: def.name.as_str().into(),
             labels: Labels::new(interner, def.labels.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
             priority: def.priority.unwrap_or(0),
+            never_preempt: def.never_preempt,
+            start_time: def.start_time,
             scheduler_name: if def.scheduler_name.is_empty() {
                 well_known::DEFAULT_SCHEDULER
             } else {
@@ -282,15 +293,18 @@ impl Pod {
         })
     }
 
-    /// Whether the two pods ask the scheduler for the same thing: every field but `uid` and `name`.
+    /// Whether the two pods ask the scheduler for the same thing: every field but `uid`, `name` and
+    /// `start_time`.
     pub fn same_scheduling_spec(&self, other: &Pod) -> bool {
         // Destructured so that a new field cannot be forgotten here.
         let Pod {
             uid: _,
             name: _,
+            start_time: _,
             namespace,
             labels,
             priority,
+            never_preempt,
             scheduler_name,
             node_name,
             requests,
@@ -309,6 +323,7 @@ impl Pod {
         } = self;
         *namespace == other.namespace
             && *priority == other.priority
+            && *never_preempt == other.never_preempt
             && *scheduler_name == other.scheduler_name
             && *node_name == other.node_name
             && *non_zero_milli_cpu == other.non_zero_milli_cpu

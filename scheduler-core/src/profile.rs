@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use crate::config::{ConfigError, DefaultedProfile, PluginSet, Plugins, SchedulerConfig};
 use crate::framework::{
-    ExtensionPoint, ExtensionPoints, FilterPlugin, MAX_NODE_SCORE, PreEnqueuePlugin, PreFilterPlugin, PreScorePlugin, QueueSortPlugin,
-    ScorePlugin,
+    ExtensionPoint, ExtensionPoints, FilterPlugin, MAX_NODE_SCORE, PostFilterPlugin, PreEnqueuePlugin, PreFilterExtensions,
+    PreFilterPlugin, PreScorePlugin, QueueSortPlugin, ScorePlugin,
 };
 use crate::intern::Interner;
 use crate::registry::{Lookup, PluginArgs, Registry, UnavailablePlugin};
@@ -65,7 +65,9 @@ pub struct Profile {
     pub(crate) pre_enqueue: Vec<Slot<dyn PreEnqueuePlugin>>,
     pub(crate) queue_sort: Option<Slot<dyn QueueSortPlugin>>,
     pub(crate) pre_filter: Vec<Slot<dyn PreFilterPlugin>>,
+    pub(crate) pre_filter_extensions: Vec<Slot<dyn PreFilterExtensions>>,
     pub(crate) filter: Vec<Slot<dyn FilterPlugin>>,
+    pub(crate) post_filter: Vec<Slot<dyn PostFilterPlugin>>,
     pub(crate) pre_score: Vec<Slot<dyn PreScorePlugin>>,
     pub(crate) score: Vec<ScoreSlot>,
     missing: Vec<MissingPlugin>,
@@ -183,7 +185,9 @@ impl Profile {
             pre_enqueue: Vec::new(),
             queue_sort: None,
             pre_filter: Vec::new(),
+            pre_filter_extensions: Vec::new(),
             filter: Vec::new(),
+            post_filter: Vec::new(),
             pre_score: Vec::new(),
             score: Vec::new(),
             missing: Vec::new(),
@@ -210,9 +214,15 @@ impl Profile {
                             profile_out.queue_sort = Some(Slot { plugin, imp: points.queue_sort.clone().expect("checked") })
                         }
                         ExtensionPoint::PreFilter => {
-                            profile_out.pre_filter.push(Slot { plugin, imp: points.pre_filter.clone().expect("checked") })
+                            profile_out.pre_filter.push(Slot { plugin, imp: points.pre_filter.clone().expect("checked") });
+                            if let Some(ext) = points.pre_filter_extensions.clone() {
+                                profile_out.pre_filter_extensions.push(Slot { plugin, imp: ext });
+                            }
                         }
                         ExtensionPoint::Filter => profile_out.filter.push(Slot { plugin, imp: points.filter.clone().expect("checked") }),
+                        ExtensionPoint::PostFilter => {
+                            profile_out.post_filter.push(Slot { plugin, imp: points.post_filter.clone().expect("checked") })
+                        }
                         ExtensionPoint::PreScore => {
                             profile_out.pre_score.push(Slot { plugin, imp: points.pre_score.clone().expect("checked") })
                         }
@@ -270,6 +280,7 @@ impl Profile {
             ExtensionPoint::QueueSort => self.queue_sort.iter().map(|s| s.plugin).collect(),
             ExtensionPoint::PreFilter => self.pre_filter.iter().map(|s| s.plugin).collect(),
             ExtensionPoint::Filter => self.filter.iter().map(|s| s.plugin).collect(),
+            ExtensionPoint::PostFilter => self.post_filter.iter().map(|s| s.plugin).collect(),
             ExtensionPoint::PreScore => self.pre_score.iter().map(|s| s.plugin).collect(),
             ExtensionPoint::Score => self.score.iter().map(|s| s.plugin).collect(),
             _ => Vec::new(),

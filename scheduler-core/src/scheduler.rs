@@ -17,7 +17,7 @@ use smallvec::SmallVec;
 
 use crate::cluster::Cluster;
 use crate::config::{ConfigError, SchedulerConfig};
-use crate::framework::{CycleContext, MAX_NODE_SCORE, MIN_NODE_SCORE, StateSlot, reset_cycle_state};
+use crate::framework::{CycleContext, MAX_NODE_SCORE, MIN_NODE_SCORE, PostFilterResult, StateSlot, reset_cycle_state};
 use crate::intern::Symbol;
 use crate::memo::{Memo, Memos};
 use crate::node::{NodeId, NodeInfo};
@@ -85,6 +85,9 @@ pub struct Diagnosis {
     pub pre_filter_msg: String,
     /// PostFilter's message (preemption), if any ran.
     pub post_filter_msg: String,
+    /// The nodes a filter rejected with `Unschedulable` (not `UnschedulableAndUnresolvable`), in
+    /// evaluation order, kept even when the cycle keeps no failure reasons: where preemption might help.
+    pub unschedulable_nodes: Vec<NodeId>,
 }
 
 /// The pod fits no node (upstream `FitError`).
@@ -94,6 +97,9 @@ pub struct FitError {
     pub num_all_nodes: usize,
     /// Why.
     pub diagnosis: Diagnosis,
+    /// What the PostFilter plugins decided, when the profile has any: the deciding plugin (profile index)
+    /// and its result (preemption's nominated node and victims, for the caller to carry out).
+    pub post_filter: Option<(Option<usize>, PostFilterResult)>,
 }
 
 impl FitError {
@@ -331,20 +337,91 @@ impl Scheduler {
         opts: CycleOptions,
         trace: Option<&mut Trace>,
     ) -> Result<ScheduleResult, ScheduleError> {
-        let reuse_failures = opts.advance && self.use_memo && trace.is_none();
+        // Nominations make a cycle depend on the pod's own uid and nominated node: no reuse then.
+        let reuse_failures = opts.advance && self.use_memo && trace.is_none() && cluster.nominations().is_empty();
         let n_nodes = cluster.node_order().len().max(1);
-        if reuse_failures && let Some((advance, error)) = self.memos[profile_idx].repeated_failure(pod, cluster) {
-            let error = ScheduleError::Unschedulable(Box::new(error.clone()));
-            self.next_start_node_index = (self.next_start_node_index + advance) % n_nodes;
-            return Err(error);
-        }
-        let start_index = self.next_start_node_index;
-        let result = self.run_cycle(profile_idx, cluster, pod, opts, trace);
-        if reuse_failures && let Err(ScheduleError::Unschedulable(error)) = &result {
-            let advance = (self.next_start_node_index + n_nodes - start_index % n_nodes) % n_nodes;
-            self.memos[profile_idx].record_failure(pod, cluster, advance, error);
+        let mut reused = false;
+        let mut result = match self.memos[profile_idx].repeated_failure(pod, cluster).filter(|_| reuse_failures) {
+            Some((advance, error)) => {
+                let error = ScheduleError::Unschedulable(Box::new(error.clone()));
+                self.next_start_node_index = (self.next_start_node_index + advance) % n_nodes;
+                reused = true;
+                Err(error)
+            }
+            None => {
+                let start_index = self.next_start_node_index;
+                let result = self.run_cycle(profile_idx, cluster, pod, opts, trace);
+                if reuse_failures && let Err(ScheduleError::Unschedulable(error)) = &result {
+                    let advance = (self.next_start_node_index + n_nodes - start_index % n_nodes) % n_nodes;
+                    self.memos[profile_idx].record_failure(pod, cluster, advance, error);
+                }
+                result
+            }
+        };
+        if let Err(ScheduleError::Unschedulable(fit)) = &mut result
+            && !self.profiles[profile_idx].post_filter.is_empty()
+        {
+            if reused {
+                // The reused failure ran no PreFilter: fill the cycle state PostFilter works from.
+                let profile = &self.profiles[profile_idx];
+                let cx = CycleContext { cluster, failure_reasons: self.failure_reasons };
+                let CycleState { filter, skip_filter, .. } = &mut self.state;
+                reset_cycle_state(filter, skip_filter, profile.plugin_names().len());
+                if let Err(ScheduleError::Internal(e)) = pre_filter(&cx, profile, pod, (filter, skip_filter), None) {
+                    return Err(ScheduleError::Internal(e));
+                }
+            }
+            self.post_filter(profile_idx, cluster, pod, fit);
         }
         result
+    }
+
+    /// The PostFilter plugins (upstream `RunPostFilterPlugins`) after `fit`: in order until one succeeds,
+    /// rejects as unresolvable, or fails; otherwise all run, the last result that changes the nominated
+    /// node is kept, and the status is `Unschedulable` with every plugin's reasons. The status message
+    /// becomes the FitError's PostFilter message.
+    fn post_filter(&mut self, profile_idx: usize, cluster: &Cluster, pod: &Pod, fit: &mut FitError) {
+        let profile = &self.profiles[profile_idx];
+        let d = &fit.diagnosis;
+        let potential: Vec<NodeId> = if d.absent_status.code() == Code::Unschedulable && d.unschedulable_nodes.is_empty() {
+            // PreFilter rejected the pod as Unschedulable: every node has that status.
+            cluster.node_order().to_vec()
+        } else {
+            let mut nodes = d.unschedulable_nodes.clone();
+            nodes.sort_unstable_by_key(|&n| cluster.node_rank(n));
+            nodes
+        };
+        let CycleState { filter, skip_filter, .. } = &self.state;
+        let mut handle = crate::preemption::PostFilterHandle {
+            cx: CycleContext { cluster, failure_reasons: self.failure_reasons },
+            profile,
+            state: filter,
+            skip: skip_filter,
+            rng: &mut self.rng,
+            potential: &potential,
+            num_all_nodes: fit.num_all_nodes,
+        };
+        let mut kept: Option<PostFilterResult> = None;
+        let mut reasons = Vec::new();
+        let mut rejector = None;
+        for slot in &profile.post_filter {
+            let result = slot.imp.post_filter(&mut handle, pod);
+            if !result.status.is_rejected() || result.status.code() == Code::UnschedulableAndUnresolvable {
+                // Success, unresolvable, or an error (upstream logs it; the pod stays unschedulable).
+                fit.diagnosis.post_filter_msg = result.status.message();
+                fit.post_filter = Some((Some(slot.plugin), result));
+                return;
+            }
+            reasons.extend(result.status.reasons().iter().cloned());
+            rejector.get_or_insert(slot.plugin);
+            if result.nominated_node.is_some() {
+                kept = Some(result);
+            }
+        }
+        let status = Status::with_reasons(Code::Unschedulable, reasons);
+        fit.diagnosis.post_filter_msg = status.message();
+        let result = PostFilterResult { status, ..kept.unwrap_or_default() };
+        fit.post_filter = Some((rejector, result));
     }
 
     fn run_cycle(
@@ -365,68 +442,26 @@ impl Scheduler {
         let CycleState { filter: filter_state, skip_filter, score: score_state, skip_score } = &mut self.state;
         reset_cycle_state(filter_state, skip_filter, n_plugins);
 
-        // PreFilter.
-        let mut narrowed: Option<Vec<Symbol>> = None;
-        let mut plugins_with_nodes: BTreeSet<usize> = BTreeSet::new();
-        let mut rejection: Option<(usize, Status)> = None;
-        for slot in &profile.pre_filter {
-            let result = slot.imp.pre_filter(&cx, pod, &mut filter_state[slot.plugin]);
-            match result.status.code() {
-                Code::Skip => {
-                    skip_filter[slot.plugin] = true;
-                    if let Some(t) = trace.as_deref_mut() {
-                        t.pre_filter_skipped.push(slot.plugin);
-                    }
-                    continue;
-                }
-                Code::Success => {}
-                Code::UnschedulableAndUnresolvable => {
-                    rejection = Some((slot.plugin, result.status));
-                    break;
-                }
-                Code::Unschedulable => {
-                    rejection = Some((slot.plugin, result.status));
-                    continue;
-                }
-                _ => {
+        let (narrowed, plugins_with_nodes) = pre_filter(&cx, profile, pod, (filter_state, skip_filter), trace.as_deref_mut())?;
+
+        // Upstream `evaluateNominatedNode`: a pod nominated by an earlier preemption tries that node first
+        // and takes it if it passes (no other node is evaluated, nothing is scored).
+        let mut nominated_failed = None;
+        if opts.advance
+            && let Some(nominated) = cluster.nomination(&pod.uid)
+            && let Some(node) = cluster.get_node(nominated)
+        {
+            match crate::preemption::filter_with_nominated(&cx, profile, skip_filter, filter_state, pod, node) {
+                None => return Ok(ScheduleResult { node: nominated, evaluated_nodes: 1, feasible_nodes: 1 }),
+                Some((plugin, status)) if !status.is_rejected() => {
                     return Err(ScheduleError::Internal(format!(
-                        "running PreFilter plugin {:?}: {}",
-                        profile.plugin_name(slot.plugin),
-                        result.status.message()
+                        "running {:?} filter plugin: {}",
+                        profile.plugin_name(plugin),
+                        status.message()
                     )));
                 }
+                Some(_) => nominated_failed = Some(nominated),
             }
-            if let Some(names) = result.node_names {
-                plugins_with_nodes.insert(slot.plugin);
-                narrowed = Some(match narrowed {
-                    None => names,
-                    Some(prev) => prev.into_iter().filter(|n| names.contains(n)).collect(),
-                });
-                if narrowed.as_ref().is_some_and(Vec::is_empty) {
-                    let names: Vec<&str> = plugins_with_nodes.iter().map(|&p| profile.plugin_name(p)).collect();
-                    let msg = if names.len() == 1 {
-                        format!("node(s) didn't satisfy plugin {}", names[0])
-                    } else {
-                        format!("node(s) didn't satisfy plugin(s) [{}] simultaneously", names.join(" "))
-                    };
-                    let diagnosis = Diagnosis {
-                        absent_status: Status::unresolvable(msg.clone()),
-                        unschedulable_plugins: plugins_with_nodes,
-                        pre_filter_msg: msg,
-                        ..Diagnosis::default()
-                    };
-                    return Err(unschedulable(all_nodes.len(), diagnosis, trace));
-                }
-            }
-        }
-        if let Some((plugin, status)) = rejection {
-            let diagnosis = Diagnosis {
-                pre_filter_msg: status.message(),
-                absent_status: status,
-                unschedulable_plugins: BTreeSet::from([plugin]),
-                ..Diagnosis::default()
-            };
-            return Err(unschedulable(all_nodes.len(), diagnosis, trace));
         }
 
         // The nodes to filter: all, or those a PreFilter result allows, in node order.
@@ -458,7 +493,9 @@ impl Scheduler {
         let filters: SmallVec<[&FilterSlot; 16]> =
             profile.filter.iter().filter(|s| !skip_filter[s.plugin] && s.imp.applies_to(pod)).collect();
         let mut memo = if opts.advance && self.use_memo { self.memos[profile_idx].begin(pod, cluster, profile.score.len()) } else { None };
-        let filter_memo = if filters.iter().all(|f| f.imp.node_local()) { memo.as_deref_mut() } else { None };
+        // Nominated pods make a verdict depend on more than the node: no remembered verdicts then.
+        let filter_memo =
+            if filters.iter().all(|f| f.imp.node_local()) && cluster.nominations().is_empty() { memo.as_deref_mut() } else { None };
         let mut chunk = std::mem::take(&mut self.search_buffers.chunk).recycled();
         let search = search_feasible(
             &cx,
@@ -467,7 +504,7 @@ impl Scheduler {
             start,
             num_to_find,
             &filters,
-            filter_state,
+            (filter_state, skip_filter),
             self.parallel_min_nodes,
             profile,
             filter_memo,
@@ -478,7 +515,12 @@ impl Scheduler {
         let search = search?;
         let evaluated = search.feasible.len() + search.n_failures;
         if opts.advance {
-            self.next_start_node_index = (self.next_start_node_index + evaluated) % all_nodes.len();
+            // Upstream advances by the statuses recorded too: the nominated node's, if the search did not
+            // visit it again.
+            let revisited = nominated_failed
+                .is_none_or(|n| nodes.iter().position(|&id| id == n).is_some_and(|p| (p + nodes.len() - start) % nodes.len() < evaluated));
+            let advance = evaluated + usize::from(!revisited);
+            self.next_start_node_index = (self.next_start_node_index + advance) % all_nodes.len();
         }
         let feasible = search.feasible;
         if feasible.is_empty() || trace.is_some() {
@@ -487,6 +529,7 @@ impl Scheduler {
             // Every status in the failures is a rejection (search_feasible turns anything else into an error).
             diagnosis.unschedulable_plugins.extend(search.rejecting_plugins.iter().enumerate().filter(|&(_, &r)| r).map(|(p, _)| p));
             diagnosis.node_statuses = search.failures;
+            diagnosis.unschedulable_nodes = search.unschedulable;
             if feasible.is_empty() {
                 if let Some(t) = trace.as_deref_mut() {
                     t.feasible = Vec::new();
@@ -555,11 +598,85 @@ impl Scheduler {
     }
 }
 
+/// The PreFilter plugins (upstream `RunPreFilterPlugins`): fills the cycle state; returns the nodes a
+/// PreFilter result allows (`None`: all) and the plugins that narrowed them, or the cycle's failure.
+fn pre_filter(
+    cx: &CycleContext<'_>,
+    profile: &Profile,
+    pod: &Pod,
+    (filter_state, skip_filter): (&mut [StateSlot], &mut [bool]),
+    mut trace: Option<&mut Trace>,
+) -> Result<(Option<Vec<Symbol>>, BTreeSet<usize>), ScheduleError> {
+    let mut narrowed: Option<Vec<Symbol>> = None;
+    let mut plugins_with_nodes: BTreeSet<usize> = BTreeSet::new();
+    let mut rejection: Option<(usize, Status)> = None;
+    for slot in &profile.pre_filter {
+        let result = slot.imp.pre_filter(cx, pod, &mut filter_state[slot.plugin]);
+        match result.status.code() {
+            Code::Skip => {
+                skip_filter[slot.plugin] = true;
+                if let Some(t) = trace.as_deref_mut() {
+                    t.pre_filter_skipped.push(slot.plugin);
+                }
+                continue;
+            }
+            Code::Success => {}
+            Code::UnschedulableAndUnresolvable => {
+                rejection = Some((slot.plugin, result.status));
+                break;
+            }
+            Code::Unschedulable => {
+                rejection = Some((slot.plugin, result.status));
+                continue;
+            }
+            _ => {
+                return Err(ScheduleError::Internal(format!(
+                    "running PreFilter plugin {:?}: {}",
+                    profile.plugin_name(slot.plugin),
+                    result.status.message()
+                )));
+            }
+        }
+        if let Some(names) = result.node_names {
+            plugins_with_nodes.insert(slot.plugin);
+            narrowed = Some(match narrowed {
+                None => names,
+                Some(prev) => prev.into_iter().filter(|n| names.contains(n)).collect(),
+            });
+            if narrowed.as_ref().is_some_and(Vec::is_empty) {
+                let names: Vec<&str> = plugins_with_nodes.iter().map(|&p| profile.plugin_name(p)).collect();
+                let msg = if names.len() == 1 {
+                    format!("node(s) didn't satisfy plugin {}", names[0])
+                } else {
+                    format!("node(s) didn't satisfy plugin(s) [{}] simultaneously", names.join(" "))
+                };
+                let diagnosis = Diagnosis {
+                    absent_status: Status::unresolvable(msg.clone()),
+                    unschedulable_plugins: plugins_with_nodes,
+                    pre_filter_msg: msg,
+                    ..Diagnosis::default()
+                };
+                return Err(unschedulable(cx.cluster.node_order().len(), diagnosis, trace));
+            }
+        }
+    }
+    if let Some((plugin, status)) = rejection {
+        let diagnosis = Diagnosis {
+            pre_filter_msg: status.message(),
+            absent_status: status,
+            unschedulable_plugins: BTreeSet::from([plugin]),
+            ..Diagnosis::default()
+        };
+        return Err(unschedulable(cx.cluster.node_order().len(), diagnosis, trace));
+    }
+    Ok((narrowed, plugins_with_nodes))
+}
+
 fn unschedulable(num_all_nodes: usize, diagnosis: Diagnosis, trace: Option<&mut Trace>) -> ScheduleError {
     if let Some(t) = trace {
         t.diagnosis = diagnosis.clone();
     }
-    ScheduleError::Unschedulable(Box::new(FitError { num_all_nodes, diagnosis }))
+    ScheduleError::Unschedulable(Box::new(FitError { num_all_nodes, diagnosis, post_filter: None }))
 }
 
 struct Search {
@@ -570,6 +687,8 @@ struct Search {
     n_failures: usize,
     /// Plugins that rejected a node (by profile index).
     rejecting_plugins: SmallVec<[bool; 32]>,
+    /// Nodes rejected as `Unschedulable`.
+    unschedulable: Vec<NodeId>,
 }
 
 type FilterSlot = crate::profile::Slot<dyn crate::framework::FilterPlugin>;
@@ -712,7 +831,7 @@ fn search_feasible<'c>(
     start: usize,
     num_to_find: usize,
     filters: &[&FilterSlot],
-    state: &[StateSlot],
+    (state, skip): (&[StateSlot], &[bool]),
     parallel_min_nodes: usize,
     profile: &Profile,
     mut memo: Option<&mut Memo>,
@@ -732,6 +851,7 @@ fn search_feasible<'c>(
         failures: Vec::new(),
         n_failures: 0,
         rejecting_plugins: smallvec::smallvec![false; profile.plugin_names().len()],
+        unschedulable: Vec::new(),
     };
     if n == 0 {
         return Ok(search);
@@ -761,6 +881,9 @@ fn search_feasible<'c>(
         rotated(pos, wave_len, ids);
         let Some(memo) = memo.as_deref_mut() else {
             run.evaluate(ids, buf, rejections);
+            if !cx.cluster.nominations().is_empty() {
+                nominated_verdicts(cx, profile, (state, skip), pod, ids, rejections);
+            }
             let mut next = rejections.drain(..).peekable();
             for (k, &id) in ids.iter().enumerate() {
                 match next.next_if(|r| r.0 as usize == k) {
@@ -822,6 +945,32 @@ fn search_feasible<'c>(
     Ok(search)
 }
 
+/// Upstream's first pass of `RunFilterPluginsWithNominatedPods` for the nodes of `ids` that have
+/// nominated pods: a node that fails with them gets that pass's verdict (upstream runs that pass first), in
+/// place of the verdict without them in `rejections` (sorted by index, as it stays).
+fn nominated_verdicts(
+    cx: &CycleContext<'_>,
+    profile: &Profile,
+    (state, skip): (&[StateSlot], &[bool]),
+    pod: &Pod,
+    ids: &[NodeId],
+    rejections: &mut Vec<(u32, usize, Status)>,
+) {
+    for (k, &id) in ids.iter().enumerate() {
+        if !cx.cluster.has_nominated_pods(id) {
+            continue;
+        }
+        let Some((plugin, status)) = crate::preemption::nominated_pass(cx, profile, skip, state, pod, cx.cluster.node(id)) else {
+            continue;
+        };
+        let k = k as u32;
+        match rejections.binary_search_by_key(&k, |r| r.0) {
+            Ok(pos) => rejections[pos] = (k, plugin, status),
+            Err(pos) => rejections.insert(pos, (k, plugin, status)),
+        }
+    }
+}
+
 impl Search {
     /// Records that `plugin` rejected node `id` with `status`; a status that is not a rejection is the
     /// plugin's error, which aborts the cycle.
@@ -830,6 +979,9 @@ impl Search {
             return Err(ScheduleError::Internal(format!("running {:?} filter plugin: {}", profile.plugin_name(plugin), status.message())));
         }
         self.n_failures += 1;
+        if status.code() == Code::Unschedulable {
+            self.unschedulable.push(id);
+        }
         if let Some(rejected) = self.rejecting_plugins.get_mut(plugin) {
             *rejected = true;
         }
@@ -1084,7 +1236,8 @@ mod tests {
         statuses.push(node(10, &["node(s) had untolerated taint(s)"]));
         statuses.push(node(11, &["node(s) had untolerated taint(s)"]));
         statuses.push(node(12, &["Insufficient cpu", "Insufficient memory"]));
-        let err = FitError { num_all_nodes: 14, diagnosis: Diagnosis { node_statuses: statuses, ..Diagnosis::default() } };
+        let err =
+            FitError { num_all_nodes: 14, diagnosis: Diagnosis { node_statuses: statuses, ..Diagnosis::default() }, post_filter: None };
         assert_eq!(
             err.message(),
             "0/14 nodes are available: 1 Insufficient memory, 11 Insufficient cpu, 2 node(s) had untolerated taint(s)."
@@ -1094,7 +1247,8 @@ mod tests {
     #[test]
     fn fit_error_counts_absent_nodes_only_when_their_status_has_reasons() {
         let statuses = vec![NodeStatus { node: NodeId(0), plugin: Some(0), status: Status::unschedulable("Insufficient cpu") }];
-        let mut err = FitError { num_all_nodes: 5, diagnosis: Diagnosis { node_statuses: statuses, ..Diagnosis::default() } };
+        let mut err =
+            FitError { num_all_nodes: 5, diagnosis: Diagnosis { node_statuses: statuses, ..Diagnosis::default() }, post_filter: None };
         err.diagnosis.absent_status = Status::code_only(Code::UnschedulableAndUnresolvable);
         assert_eq!(err.message(), "0/5 nodes are available: 1 Insufficient cpu.");
         err.diagnosis.absent_status = Status::unresolvable("node(s) didn't satisfy plugin(s) [NodeAffinity]");

@@ -126,6 +126,18 @@ struct JsonExplanation<'a> {
     pre_filter_skipped: &'a [String],
     pre_score_skipped: &'a [String],
     nodes: Vec<JsonNode<'a>>,
+    post_filter: Option<JsonPostFilter<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct JsonPostFilter<'a> {
+    plugin: &'a str,
+    status: &'static str,
+    nominated_node: Option<&'a str>,
+    victims: &'a [String],
+    cleared_nominations: &'a [String],
+    message: &'a str,
 }
 
 #[derive(Serialize)]
@@ -176,6 +188,14 @@ fn json(e: &Explanation) -> JsonExplanation<'_> {
                 total: n.total,
             })
             .collect(),
+        post_filter: e.post_filter.as_ref().map(|p| JsonPostFilter {
+            plugin: &p.plugin,
+            status: p.code.as_str(),
+            nominated_node: p.nominated_node.as_deref(),
+            victims: &p.victims,
+            cleared_nominations: &p.cleared_nominations,
+            message: &p.message,
+        }),
     }
 }
 
@@ -188,6 +208,17 @@ fn write_table(out: &mut impl Write, e: &Explanation, notes: &[String]) -> Resul
     }
     if !e.message.is_empty() {
         writeln!(out, "Message:   {}", e.message)?;
+    }
+    if let Some(p) = &e.post_filter {
+        match &p.nominated_node {
+            Some(node) => {
+                writeln!(out, "Preempt:   {} nominates {node}; evicts {} pod(s): {}", p.plugin, p.victims.len(), p.victims.join(", "))?;
+                if !p.cleared_nominations.is_empty() {
+                    writeln!(out, "           clears the nomination of {}", p.cleared_nominations.join(", "))?;
+                }
+            }
+            None => writeln!(out, "Preempt:   {} cannot help ({})", p.plugin, p.code.as_str())?,
+        }
     }
     let mut skipped = Vec::new();
     if !e.pre_filter_skipped.is_empty() {

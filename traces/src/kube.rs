@@ -145,12 +145,24 @@ pub fn pod_def(pod: &k8s::Pod) -> Result<(PodDef, PodFacts), FieldError> {
         .map(|(idx, c)| spread_constraint(c, &format!("spec.topologySpreadConstraints[{idx}]")))
         .collect::<Result<Vec<_>, _>>()?;
     let pod_resources = spec.resources.clone().unwrap_or_default();
+    let never_preempt = match spec.preemption_policy.as_deref() {
+        None | Some("") | Some("PreemptLowerPriority") => false,
+        Some("Never") => true,
+        Some(other) => {
+            return Err((
+                "spec.preemptionPolicy".to_string(),
+                format!("Unsupported value: {other:?}: supported values: \"Never\", \"PreemptLowerPriority\""),
+            ));
+        }
+    };
     let def = PodDef {
         namespace: pod.metadata.namespace.clone().unwrap_or_default(),
         name,
         uid: pod.metadata.uid.clone().unwrap_or_default(),
         labels: pairs(&pod.metadata.labels),
         priority: spec.priority,
+        never_preempt,
+        start_time: pod.status.as_ref().and_then(|s| s.start_time.as_ref()).map(|t| t.0.as_second()),
         scheduler_name: spec.scheduler_name.clone().unwrap_or_default(),
         node_name: spec.node_name.clone().unwrap_or_default(),
         containers,
@@ -486,6 +498,7 @@ pub fn pod_manifest(def: &PodDef) -> k8s::Pod {
         },
         spec: Some(k8s::PodSpec {
             priority: def.priority,
+            preemption_policy: def.never_preempt.then(|| "Never".to_string()),
             scheduler_name: non_empty(&def.scheduler_name),
             node_name: non_empty(&def.node_name),
             containers: containers(&def.containers),
@@ -502,7 +515,10 @@ pub fn pod_manifest(def: &PodDef) -> k8s::Pod {
                 .then(|| def.topology_spread_constraints.iter().map(spread_constraint_manifest).collect()),
             ..k8s::PodSpec::default()
         }),
-        status: None,
+        status: def.start_time.and_then(|t| k8s_openapi::jiff::Timestamp::from_second(t).ok()).map(|t| k8s::PodStatus {
+            start_time: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(t)),
+            ..k8s::PodStatus::default()
+        }),
     }
 }
 

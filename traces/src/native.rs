@@ -371,6 +371,8 @@ fn shape_cells(spec: &PodDef) -> Result<[String; 7], String> {
         labels: _,
         priority: _,
         scheduler_name: _,
+        start_time: _,
+        never_preempt,
         uid,
         node_name,
         containers,
@@ -394,6 +396,7 @@ fn shape_cells(spec: &PodDef) -> Result<[String; 7], String> {
         note(!container.ports.is_empty(), "ports");
     }
     note(!uid.is_empty(), "a uid");
+    note(*never_preempt, "preemptionPolicy Never");
     note(!node_name.is_empty(), "a node name");
     note(!init_containers.is_empty(), "init containers");
     note(!overhead.is_empty(), "overhead");

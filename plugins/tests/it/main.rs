@@ -35,7 +35,13 @@ fn fit_error_message_matches_upstream() {
     ]);
     let mut s = scheduler(&mut c, "", 1);
     let err = schedule(&mut c, &mut s, pod("p").cpu("2")).unwrap_err();
-    assert_eq!(err.to_string(), "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) had untolerated taint(s).");
+    // Node a is too small even when empty: NodeResourcesFit says UnschedulableAndUnresolvable (1.36), so
+    // preemption has no node to try.
+    assert_eq!(
+        err.to_string(),
+        "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) had untolerated taint(s). preemption: 0/3 nodes are available: 3 \
+         Preemption is not helpful for scheduling."
+    );
     let ScheduleError::Unschedulable(fit) = err else { panic!("not a FitError") };
     let profile = &s.profiles()[0];
     let plugins: Vec<&str> = fit.diagnosis.unschedulable_plugins.iter().map(|&p| profile.plugin_name(p)).collect();
@@ -116,7 +122,11 @@ fn node_name_narrowing_reports_excluded_nodes() {
     let mut c = cluster(&[node("a").cpu("4"), node("b").cpu("1"), node("c").cpu("4")]);
     let mut s = scheduler(&mut c, "", 3);
     let err = schedule(&mut c, &mut s, pod("p").cpu("2").required_term(term)).unwrap_err();
-    assert_eq!(err.to_string(), "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) didn't satisfy plugin(s) [NodeAffinity].");
+    assert_eq!(
+        err.to_string(),
+        "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) didn't satisfy plugin(s) [NodeAffinity]. preemption: 0/3 nodes are \
+         available: 3 Preemption is not helpful for scheduling."
+    );
 }
 
 #[test]
@@ -182,7 +192,7 @@ fn configuration_errors_name_the_field() {
         Scheduler::from_config(&config, &plugins::registry(), &mut Cluster::new(), 0).err().unwrap().to_string()
     };
     let unknown = err("profiles:\n- plugins:\n    score:\n      enabled: [{name: NodeResourceFit}]\n");
-    assert!(unknown.starts_with("profiles[0].plugins.score.enabled[0]: plugin \"NodeResourceFit\" does not exist; available plugins: BestFit, Fifo, FirstFit, ImageLocality,"), "{unknown}");
+    assert!(unknown.starts_with("profiles[0].plugins.score.enabled[0]: plugin \"NodeResourceFit\" does not exist; available plugins: BestFit, DefaultPreemption, Fifo, FirstFit,"), "{unknown}");
     assert_eq!(
         err("profiles:\n- plugins:\n    filter:\n      enabled: [{name: PrioritySort}]\n"),
         "profiles[0].plugins.filter.enabled[0]: plugin \"PrioritySort\" does not extend FilterPlugin plugin"
@@ -246,7 +256,7 @@ profiles:
         ["TaintToleration", "NodeAffinity", "NodeResourcesFit", "PodTopologySpread", "InterPodAffinity", "NodeResourcesBalancedAllocation"]
     );
     let missing: Vec<&str> = p.missing_plugins().iter().map(|m| m.name.as_str()).collect();
-    assert!(missing.contains(&"DefaultPreemption"), "{missing:?}");
+    assert!(missing.contains(&"DefaultBinder") && !missing.contains(&"DefaultPreemption"), "{missing:?}");
 }
 
 #[test]
@@ -271,6 +281,7 @@ fn default_profile_membership_matches_upstream_for_available_plugins() {
             "InterPodAffinity"
         ]
     );
+    assert_eq!(p.plugins_at(PostFilter), ["DefaultPreemption"]);
     assert_eq!(
         p.plugins_at(PreScore),
         ["TaintToleration", "NodeAffinity", "NodeResourcesFit", "PodTopologySpread", "InterPodAffinity", "NodeResourcesBalancedAllocation"]
@@ -291,15 +302,7 @@ fn default_profile_membership_matches_upstream_for_available_plugins() {
     let missing: Vec<&str> = p.missing_plugins().iter().filter(|m| m.affects_decisions).map(|m| m.name.as_str()).collect();
     assert_eq!(
         missing,
-        [
-            "VolumeRestrictions",
-            "NodeVolumeLimits",
-            "VolumeBinding",
-            "VolumeZone",
-            "DynamicResources",
-            "DefaultPreemption",
-            "NodeDeclaredFeatures"
-        ]
+        ["VolumeRestrictions", "NodeVolumeLimits", "VolumeBinding", "VolumeZone", "DynamicResources", "NodeDeclaredFeatures"]
     );
 }
 

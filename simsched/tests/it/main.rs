@@ -72,7 +72,7 @@ fn explain_json_has_the_documented_shape() {
     golden("explain.json", &out);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["message", "nodes", "pod", "preFilterSkipped", "preScoreSkipped", "selected"]);
+    assert_eq!(keys, ["message", "nodes", "pod", "postFilter", "preFilterSkipped", "preScoreSkipped", "selected"]);
     let node = &v["nodes"][0];
     let node_keys: Vec<&str> = node.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(node_keys, ["filter", "name", "scores", "total"]);
