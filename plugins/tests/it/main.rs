@@ -1,5 +1,7 @@
 //! End-to-end scheduling cycles with the in-tree plugins and upstream's default configuration.
 
+mod preemption;
+
 use proptest::prelude::*;
 use scheduler_core::testing::{NodeBuilder, PodBuilder, node, pod};
 use scheduler_core::{Cluster, NodeId, ScheduleError, Scheduler, SchedulerConfig, TaintEffect};
