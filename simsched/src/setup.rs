@@ -107,6 +107,10 @@ pub struct SimSettings {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub until: Option<Micros>,
 
+    /// How long a pod evicted by preemption keeps its resources (its termination grace period)
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub grace_period: Micros,
+
     /// No progress bar and no notes on stderr
     #[arg(short, long)]
     pub quiet: bool,
@@ -122,6 +126,7 @@ impl SimSettings {
             bind_cost: self.bind_cost,
             sample_interval: self.interval,
             until: self.until,
+            grace_period: self.grace_period,
         }
     }
 }

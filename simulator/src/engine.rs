@@ -39,11 +39,22 @@ pub struct SimOptions {
     pub sample_interval: Micros,
     /// Stop at this time, if given.
     pub until: Option<Micros>,
+    /// How long a pod evicted by preemption keeps its resources before it is gone (its termination grace
+    /// period; Kubernetes' default `terminationGracePeriodSeconds` is 30 s).
+    pub grace_period: Micros,
 }
 
 impl Default for SimOptions {
     fn default() -> Self {
-        SimOptions { policy: "default".into(), seed: 0, attempt_cost: 0, bind_cost: 0, sample_interval: 300 * SECOND, until: None }
+        SimOptions {
+            policy: "default".into(),
+            seed: 0,
+            attempt_cost: 0,
+            bind_cost: 0,
+            sample_interval: 300 * SECOND,
+            until: None,
+            grace_period: 30 * SECOND,
+        }
     }
 }
 
@@ -273,6 +284,9 @@ struct Simulation<'r> {
     n_events: u64,
     last_progress: u64,
     recorder: Option<&'r mut Recorder>,
+    /// Preemption victims waiting out their grace period, with the number of their eviction event.
+    evictions: HashMap<PodId, u64>,
+    next_eviction: u64,
 }
 
 /// Bound on the cache of compiled pod specs (workloads whose every pod differs would grow it forever).
@@ -335,6 +349,8 @@ pub fn simulate(
         n_events: 0,
         last_progress: 0,
         recorder,
+        evictions: HashMap::new(),
+        next_eviction: 0,
     };
     sim.init();
     sim.run(progress)?;
@@ -456,6 +472,7 @@ impl Simulation<'_> {
                 let (slots, sort) = (&self.slots, &self.queue_sort);
                 self.queue.flush_unschedulable(self.now, &mut |a, b| less(sort.as_ref(), slots, a, b));
             }
+            Event::Evict(pod, token) => self.evict(pod, token)?,
             Event::Sample => {
                 self.sample()?;
                 let arrivals_left = self.stream.peek().is_some();
@@ -716,9 +733,14 @@ impl Simulation<'_> {
         match result {
             Ok(decision) => {
                 let sim_pod = self.slots[slot as usize].pod.as_mut().expect("live");
-                let pod = sim_pod.pod.take().expect("pending");
+                let mut pod = sim_pod.pod.take().expect("pending");
                 let requests = pod.requests.clone();
                 let bound = now.after(self.opts.bind_cost);
+                // Its start ranks it among preemption victims (earlier started = more important).
+                pod.start_time = Some(bound.0 as i64);
+                if !self.cluster.nominations().is_empty() {
+                    self.cluster.clear_nomination(&pod.uid);
+                }
                 sim_pod.scheduled = Some(now);
                 sim_pod.bound = Some(bound);
                 let arrival = sim_pod.arrival;
@@ -755,9 +777,81 @@ impl Simulation<'_> {
                     }
                     _ => false,
                 };
+                if let ScheduleError::Unschedulable(fit) = &e
+                    && let Some((_, outcome)) = &fit.post_filter
+                {
+                    let pod = pod.clone();
+                    self.carry_out_preemption(pod, outcome);
+                }
                 self.queue.failed(queued, now, false);
             }
         }
+    }
+
+    /// Carries out what preemption decided: the preemptor's nominated node, the nominations it clears, and
+    /// the victims, which terminate now and leave after the grace period.
+    fn carry_out_preemption(&mut self, pod: Pod, outcome: &scheduler_core::PostFilterResult) {
+        match outcome.nominated_node {
+            Some(Some(node)) => self.cluster.nominate(pod, node),
+            Some(None) => {
+                self.cluster.clear_nomination(&pod.uid);
+            }
+            None => {}
+        }
+        for uid in &outcome.cleared_nominations {
+            self.cluster.clear_nomination(uid);
+        }
+        for &victim in &outcome.victims {
+            if self.cluster.pod(victim).is_none_or(|b| b.terminating) {
+                continue;
+            }
+            self.cluster.set_terminating(victim);
+            let token = self.next_eviction;
+            self.next_eviction += 1;
+            self.evictions.insert(victim, token);
+            self.events.push(self.now.after(self.opts.grace_period), Event::Evict(victim, token));
+        }
+    }
+
+    /// A preemption victim's grace period is over: it leaves its node; a pod of a job is created again.
+    fn evict(&mut self, pid: PodId, token: u64) -> Result<(), SimError> {
+        if self.evictions.get(&pid) != Some(&token) {
+            return Ok(());
+        }
+        self.evictions.remove(&pid);
+        let now = self.now;
+        let slot = self.by_cluster_pod.get(pid.index()).copied().unwrap_or(u32::MAX);
+        let ours = slot != u32::MAX && self.slots[slot as usize].pod.as_ref().and_then(|p| p.cluster_id).map(|c| c.0) == Some(pid);
+        if let Some(pod) = self.cluster.remove_pod(pid) {
+            self.allocation.apply(&pod.requests, -1, false, &self.cluster);
+        }
+        self.counts.preempted += 1;
+        if ours {
+            let sim_pod = self.free_slot(slot).expect("live");
+            let node = sim_pod.cluster_id.map(|c| c.1);
+            self.running -= 1;
+            self.record_pod(&sim_pod, Some(now), node, false, true)?;
+            self.pod_gone(&sim_pod)?;
+        }
+        let (slots, sort) = (&self.slots, &self.queue_sort);
+        self.queue.move_all(now, &mut |a, b| less(sort.as_ref(), slots, a, b));
+        Ok(())
+    }
+
+    /// A pod that did not finish is gone (lost with its node, or preempted): its job loses it, or, for a
+    /// pod of a job with other pods, gets a new pod in its place.
+    fn pod_gone(&mut self, sim_pod: &SimPod) -> Result<(), SimError> {
+        match sim_pod.job {
+            JobLink::Own => self.jobs_unfinished += 1,
+            JobLink::Job { job, .. } => {
+                self.jobs[job as usize].unfinished -= 1;
+                self.counts.recreated += 1;
+                let retries = sim_pod.retries + 1;
+                let base = sim_pod.name.split("-retry").next().unwrap_or(&sim_pod.name).to_string();
+                self.admit(format!("{base}-retry{retries}").into(), sim_pod.spec.clone(), sim_pod.duration, sim_pod.job, retries)?;
+            }
+        }
+        Ok(())
     }
 
     fn bind_done(&mut self, r: PodRef) {
@@ -783,12 +877,13 @@ impl Simulation<'_> {
         let now = self.now;
         let sim_pod = self.free_slot(r.slot).expect("live");
         let (pod_id, node) = sim_pod.cluster_id.expect("a finishing pod runs");
+        self.evictions.remove(&pod_id);
         if let Some(pod) = self.cluster.remove_pod(pod_id) {
             self.allocation.apply(&pod.requests, -1, false, &self.cluster);
         }
         self.running -= 1;
         self.counts.finished += 1;
-        self.record_pod(&sim_pod, Some(now), Some(node), false)?;
+        self.record_pod(&sim_pod, Some(now), Some(node), false, false)?;
         match sim_pod.job {
             JobLink::Own => {
                 self.jct.record(micros_between(sim_pod.arrival, now));
@@ -854,7 +949,14 @@ impl Simulation<'_> {
         Ok(())
     }
 
-    fn record_pod(&mut self, p: &SimPod, finish: Option<SimTime>, node: Option<NodeId>, lost: bool) -> Result<(), SimError> {
+    fn record_pod(
+        &mut self,
+        p: &SimPod,
+        finish: Option<SimTime>,
+        node: Option<NodeId>,
+        lost: bool,
+        preempted: bool,
+    ) -> Result<(), SimError> {
         let Some(rec) = self.recorder.as_deref_mut() else { return Ok(()) };
         let job = match p.job {
             JobLink::Own => p.name.to_string(),
@@ -873,7 +975,7 @@ impl Simulation<'_> {
             finish,
             node,
             attempts: p.attempts,
-            preempted: false,
+            preempted,
             lost,
         })?;
         Ok(())
@@ -905,24 +1007,9 @@ impl Simulation<'_> {
                     self.allocation.apply(&requests, -1, false, &self.cluster);
                     self.running -= 1;
                     self.counts.lost += 1;
-                    self.record_pod(&sim_pod, Some(now), Some(id), true)?;
-                    match sim_pod.job {
-                        JobLink::Own => self.jobs_unfinished += 1,
-                        JobLink::Job { job, .. } => {
-                            // The job gets a new pod in place of the lost one.
-                            self.jobs[job as usize].unfinished -= 1;
-                            self.counts.recreated += 1;
-                            let retries = sim_pod.retries + 1;
-                            let base = sim_pod.name.split("-retry").next().unwrap_or(&sim_pod.name).to_string();
-                            self.admit(
-                                format!("{base}-retry{retries}").into(),
-                                sim_pod.spec.clone(),
-                                sim_pod.duration,
-                                sim_pod.job,
-                                retries,
-                            )?;
-                        }
-                    }
+                    self.evictions.remove(&pid);
+                    self.record_pod(&sim_pod, Some(now), Some(id), true, false)?;
+                    self.pod_gone(&sim_pod)?;
                 }
                 let alloc = self.cluster.node(id).node.allocatable.clone();
                 self.allocation.apply(&alloc, -1, true, &self.cluster);
@@ -947,7 +1034,7 @@ impl Simulation<'_> {
                 self.jobs_unfinished += u64::from(p.job == JobLink::Own);
             }
             let node = p.cluster_id.map(|c| c.1);
-            self.record_pod(&p, None, node, false)?;
+            self.record_pod(&p, None, node, false, false)?;
         }
         for job in 0..self.jobs.len() {
             let j = &self.jobs[job];

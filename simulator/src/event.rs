@@ -28,13 +28,16 @@ pub enum Event {
     FlushUnschedulable,
     /// A time-series sample is taken.
     Sample,
+    /// A preemption victim's termination grace period ends: it leaves its node (the number tells this
+    /// eviction from a later one of a pod that reused the id).
+    Evict(scheduler_core::PodId, u64),
 }
 
 impl Event {
     /// Whether the event can change the cluster or finish work (timers cannot: a simulation with only
     /// timers left is over).
     pub fn is_work(self) -> bool {
-        matches!(self, Event::BindDone(_) | Event::Finish(_))
+        matches!(self, Event::BindDone(_) | Event::Finish(_) | Event::Evict(..))
     }
 }
 

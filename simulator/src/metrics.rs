@@ -160,7 +160,7 @@ pub struct PodCounts {
     pub lost: u64,
     /// Lost pods created again because they belong to a job.
     pub recreated: u64,
-    /// Pods evicted by preemption (simsched does not preempt yet: always 0).
+    /// Pods evicted by preemption (after their grace period), including pods of the initial cluster state.
     pub preempted: u64,
 }
 

@@ -23,9 +23,9 @@ const SAMPLE_INTERVAL: Micros = 999_983;
 const POD_SHAPES: [(i64, i64); 5] = [(250, 512), (500, 1024), (1000, 1024), (2000, 4096), (3000, 2048)];
 const NODE_SHAPES: [(i64, i64); 3] = [(2000, 8192), (4000, 8192), (8000, 16384)];
 
-fn pod_spec(shape: usize) -> Arc<PodDef> {
+fn pod_spec(shape: usize, priority: i32) -> Arc<PodDef> {
     let (cpu, mem) = POD_SHAPES[shape];
-    Arc::new(pod("tmpl").cpu(&format!("{cpu}m")).memory(&format!("{mem}Mi")).def)
+    Arc::new(pod("tmpl").cpu(&format!("{cpu}m")).memory(&format!("{mem}Mi")).priority(priority).def)
 }
 
 fn node_def(name: &str, shape: usize) -> NodeDef {
@@ -39,6 +39,8 @@ struct GenPod {
     shape: usize,
     duration: Option<u64>,
     job: Option<u8>,
+    /// 0, 10 or 20: pods of a higher priority preempt lower ones under policies with DefaultPreemption.
+    priority: i32,
 }
 
 #[derive(Clone, Debug)]
@@ -81,8 +83,8 @@ fn gen_dag() -> impl Strategy<Value = (u64, Vec<GenTask>)> {
 
 fn gen_case() -> impl Strategy<Value = Case> {
     let pods = prop::collection::vec(
-        (1u64..200, 0..POD_SHAPES.len(), prop::option::weighted(0.9, 1u64..100), prop::option::of(0u8..3))
-            .prop_map(|(arrival, shape, duration, job)| GenPod { arrival, shape, duration, job }),
+        (1u64..200, 0..POD_SHAPES.len(), prop::option::weighted(0.9, 1u64..100), prop::option::of(0u8..3), 0i32..3)
+            .prop_map(|(arrival, shape, duration, job, priority)| GenPod { arrival, shape, duration, job, priority: priority * 10 }),
         1..50,
     );
     let policies: Vec<String> =
@@ -116,7 +118,7 @@ fn workload(case: &Case) -> Vec<WorkloadItem> {
         items.push(WorkloadItem::Pod(PodArrival {
             time: p.arrival * S,
             name: format!("p{i}"),
-            spec: pod_spec(p.shape),
+            spec: pod_spec(p.shape, p.priority),
             duration: p.duration.map(|d| d * S),
             job: p.job.map(|j| Arc::from(format!("job{j}").as_str())),
         }));
@@ -128,7 +130,7 @@ fn workload(case: &Case) -> Vec<WorkloadItem> {
             .map(|(t, g)| DagTask {
                 name: format!("t{t}"),
                 instances: g.instances,
-                spec: pod_spec(g.shape),
+                spec: pod_spec(g.shape, 0),
                 duration: Some(g.duration * S),
                 parents: g.parents.clone(),
             })
@@ -175,6 +177,7 @@ struct Row {
     finish: Option<Micros>,
     node: String,
     lost: bool,
+    preempted: bool,
 }
 
 fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
@@ -200,6 +203,7 @@ fn pods_csv(dir: &Path) -> Vec<Row> {
             finish: time(&r["finish"]),
             node: r["node"].clone(),
             lost: r["lost"] == "true",
+            preempted: r["preempted"] == "true",
         })
         .collect()
 }
@@ -240,6 +244,7 @@ fn options(case: &Case, seed: u64) -> SimOptions {
         bind_cost: case.bind_cost,
         sample_interval: SAMPLE_INTERVAL,
         until: None,
+        grace_period: 30 * S,
     }
 }
 
@@ -268,12 +273,14 @@ fn check_case(case: &Case) -> Result<(), TestCaseError> {
     let rows = pods_csv(&dir.0);
     let c = &summary.pods;
 
-    // Conservation: every pod that arrived is finished, running, pending or lost at the end, and recorded once.
-    prop_assert_eq!(c.arrived, c.finished + c.running_at_end + c.pending_at_end + c.gated + c.lost);
+    // Conservation: every pod that arrived is finished, running, pending, lost or preempted at the end, and
+    // recorded once.
+    prop_assert_eq!(c.arrived, c.finished + c.running_at_end + c.pending_at_end + c.gated + c.lost + c.preempted);
+    prop_assert_eq!(rows.iter().filter(|r| r.preempted).count() as u64, c.preempted);
     prop_assert_eq!(rows.len() as u64, c.arrived);
     let n_dag_pods: u64 = case.dags.iter().flat_map(|(_, tasks)| tasks).map(|t| u64::from(t.instances)).sum();
     prop_assert!(c.arrived <= case.pods.len() as u64 + n_dag_pods + c.recreated);
-    prop_assert_eq!(rows.iter().filter(|r| r.finish.is_some() && !r.lost).count() as u64, c.finished);
+    prop_assert_eq!(rows.iter().filter(|r| r.finish.is_some() && !r.lost && !r.preempted).count() as u64, c.finished);
     prop_assert_eq!(rows.iter().filter(|r| r.lost).count() as u64, c.lost);
 
     // Order of a pod's life: arrival ≤ first attempt ≤ scheduled ≤ bound ≤ start ≤ finish.
@@ -318,7 +325,7 @@ fn check_case(case: &Case) -> Result<(), TestCaseError> {
         let task_rows = |t: usize| rows.iter().filter(move |r| r.name.starts_with(&format!("d{j}-t{t}-")));
         for (t, task) in tasks.iter().enumerate() {
             for &parent in &task.parents {
-                let parent_pods: Vec<&Row> = task_rows(parent).filter(|r| !r.lost).collect();
+                let parent_pods: Vec<&Row> = task_rows(parent).filter(|r| !r.lost && !r.preempted).collect();
                 let all_finished = parent_pods.len() == tasks[parent].instances as usize && parent_pods.iter().all(|r| r.finish.is_some());
                 let done = parent_pods.iter().filter_map(|r| r.finish).max().filter(|_| all_finished);
                 for child in task_rows(t) {

@@ -167,3 +167,31 @@ fn pods_held_back_by_topology_spread_are_retried_when_a_pod_joins() {
     // s arrived at 1 and was placed when y joined at 10.
     assert_eq!(sum.queueing_delay.max, 9.0);
 }
+
+#[test]
+fn preemption_evicts_victims_after_their_grace_period_and_recreates_job_pods() {
+    // Upstream's PreemptionBasic shape on one 4-CPU node: four 900m pods of priority 0 (three of job "low",
+    // one on its own); at t=10 a 3-CPU pod of priority 10 arrives and evicts three of them.
+    let low = Arc::new(pod("tmpl").cpu("900m").memory("1Gi").def);
+    let high = Arc::new(pod("tmpl").cpu("3").memory("1Gi").priority(10).def);
+    let items = vec![
+        arrival("solo", 0, &low, 1000, None),
+        arrival("l1", 1, &low, 1000, Some("low")),
+        arrival("l2", 2, &low, 1000, Some("low")),
+        arrival("l3", 3, &low, 1000, Some("low")),
+        arrival("high", 10, &high, 100, None),
+    ];
+    let config = plugins::policy_config("default").unwrap();
+    let opts = SimOptions { grace_period: 20 * S, ..SimOptions::default() };
+    let sum = run_with(cluster(1, "4"), items.clone(), &config, &opts);
+    // The earliest-started pod (solo) is the most important of equals and stays; l1..l3 are evicted.
+    assert_eq!((sum.pods.preempted, sum.pods.recreated), (3, 3));
+    // high waits out the 20 s grace period and runs from t=30 to t=130; the job's pods, re-created at t=30,
+    // wait for it: 100 s, the longest queueing delay.
+    assert_eq!(sum.queueing_delay.max, 100.0);
+    // Without DefaultPreemption nothing is evicted and high waits for room.
+    let no_preemption =
+        SchedulerConfig::from_yaml("profiles:\n- plugins:\n    multiPoint:\n      disabled: [{name: DefaultPreemption}]\n").unwrap();
+    let sum = run_with(cluster(1, "4"), items, &no_preemption, &SimOptions::default());
+    assert_eq!(sum.pods.preempted, 0);
+}
