@@ -15,7 +15,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-use benches::{bench_scheduler, default_pod, scan_all_nodes};
+use benches::{bench_baseline, bench_scheduler, default_pod};
 use scheduler_core::testing::affinity_term;
 use scheduler_core::{Cluster, PodAffinityDef, PodAffinityTermDef, PodDef, Scheduler, SchedulerConfig, WeightedPodAffinityTermDef};
 
@@ -102,7 +102,7 @@ fn bench(c: &mut Criterion) {
     let mut cluster = baseline.expect("a workload ran");
     let pods = benches::measure_pods(&mut cluster, 1000, 0);
     group.throughput(Throughput::Elements(pods.len() as u64));
-    group.bench_function("baseline_scan_all_nodes", |b| b.iter(|| pods.iter().map(|p| scan_all_nodes(&cluster, p)).sum::<usize>()));
+    bench_baseline(&mut group, &cluster, &pods);
     group.finish();
 }
 

@@ -3,7 +3,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-use benches::{bench_scheduler, measure_pods, scan_all_nodes, scheduling_basic};
+use benches::{bench_baseline, bench_scheduler, measure_pods, scheduling_basic};
 use scheduler_core::Scheduler;
 
 const N_NODES: usize = 5000;
@@ -21,7 +21,7 @@ fn bench(c: &mut Criterion) {
         scheduler.set_parallel_min_nodes(usize::MAX);
         bench_scheduler(&mut group, policy.name, &cluster, &scheduler, &pods);
     }
-    group.bench_function("baseline_scan_all_nodes", |b| b.iter(|| pods.iter().map(|p| scan_all_nodes(&cluster, p)).sum::<usize>()));
+    bench_baseline(&mut group, &cluster, &pods);
     group.finish();
 }
 

@@ -11,7 +11,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-use benches::{default_pod, scan_all_nodes};
+use benches::{bench_baseline, default_pod};
 use scheduler_core::{Cluster, Pod, PodDef, ScheduleError, Scheduler, SchedulerConfig};
 
 fn pod(i: usize, namespace: &str, cpu: &str, priority: i32) -> PodDef {
@@ -80,7 +80,7 @@ fn bench(c: &mut Criterion) {
         });
         let pods = benches::measure_pods(&mut cluster, 1000, 0);
         group.throughput(Throughput::Elements(pods.len() as u64));
-        group.bench_function("baseline_scan_all_nodes", |b| b.iter(|| pods.iter().map(|p| scan_all_nodes(&cluster, p)).sum::<usize>()));
+        bench_baseline(&mut group, &cluster, &pods);
         group.finish();
     }
 }

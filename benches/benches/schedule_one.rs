@@ -4,7 +4,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-use benches::{bench_scheduler, measure_pods, scan_all_nodes, scheduling_basic};
+use benches::{bench_baseline, bench_scheduler, measure_pods, scheduling_basic};
 
 const MEASURE_PODS: usize = 1000;
 
@@ -20,7 +20,7 @@ fn bench(c: &mut Criterion) {
         let mut without_memo = scheduler.clone();
         without_memo.set_memo(false);
         bench_scheduler(&mut group, "schedule_one_without_memo", &cluster, &without_memo, &pods);
-        group.bench_function("baseline_scan_all_nodes", |b| b.iter(|| pods.iter().map(|p| scan_all_nodes(&cluster, p)).sum::<usize>()));
+        bench_baseline(&mut group, &cluster, &pods);
         group.finish();
     }
 }

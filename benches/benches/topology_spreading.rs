@@ -8,7 +8,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-use benches::{bench_scheduler, default_pod, scan_all_nodes};
+use benches::{bench_baseline, bench_scheduler, default_pod};
 use scheduler_core::{Cluster, LabelSelectorDef, PodDef, Scheduler, SchedulerConfig, TopologySpreadConstraintDef, WhenUnsatisfiable};
 
 const N_NODES: usize = 5000;
@@ -56,7 +56,7 @@ fn bench(c: &mut Criterion) {
         bench_scheduler(&mut group, name, &cluster, &scheduler, &pods);
     }
     let pods: Vec<_> = (0..MEASURE_PODS).map(|i| cluster.compile_pod(&default_pod(INIT_PODS + i)).expect("valid pod")).collect();
-    group.bench_function("baseline_scan_all_nodes", |b| b.iter(|| pods.iter().map(|p| scan_all_nodes(&cluster, p)).sum::<usize>()));
+    bench_baseline(&mut group, &cluster, &pods);
     group.finish();
 }
 

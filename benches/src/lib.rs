@@ -76,6 +76,11 @@ pub fn bench_scheduler(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, clu
     });
 }
 
+/// Benchmarks the same-run baseline, `baseline_scan_all_nodes`: [`scan_all_nodes`] for each pod.
+pub fn bench_baseline(group: &mut BenchmarkGroup<'_, WallTime>, cluster: &Cluster, pods: &[Pod]) {
+    group.bench_function("baseline_scan_all_nodes", |b| b.iter(|| pods.iter().map(|p| scan_all_nodes(cluster, p)).sum::<usize>()));
+}
+
 /// The baseline of scheduling benchmarks: a hand-written LeastAllocated pass over all nodes, picking the
 /// best; the least work any scheduler that looks at every node must do.
 pub fn scan_all_nodes(cluster: &Cluster, pod: &Pod) -> usize {

@@ -66,111 +66,94 @@ impl<'a> PostFilterHandle<'a, '_> {
 
     /// Updates `state` as if `added` ran on `node` (upstream `RunPreFilterExtensionAddPod`).
     pub fn add_pod(&self, state: &mut SimulatedState, pod: &Pod, added: &Pod, node: &NodeInfo) -> Status {
-        run_extensions(&self.cx, self.profile, self.skip, &mut state.slots, pod, added, node, true)
-            .err()
-            .map_or_else(Status::success, |e| e.1)
+        self.run().extensions(&mut state.slots, pod, added, node, true).err().map_or_else(Status::success, |e| e.1)
     }
 
     /// Updates `state` as if `removed` no longer ran on `node` (upstream `RunPreFilterExtensionRemovePod`).
     pub fn remove_pod(&self, state: &mut SimulatedState, pod: &Pod, removed: &Pod, node: &NodeInfo) -> Status {
-        run_extensions(&self.cx, self.profile, self.skip, &mut state.slots, pod, removed, node, false)
-            .err()
-            .map_or_else(Status::success, |e| e.1)
+        self.run().extensions(&mut state.slots, pod, removed, node, false).err().map_or_else(Status::success, |e| e.1)
     }
 
     /// The filters' verdict on `node` (a modified copy of a cluster node) with `state`, nominated pods
     /// included (upstream `RunFilterPluginsWithNominatedPods`).
     pub fn filter_with_nominated(&self, state: &SimulatedState, pod: &Pod, node: &NodeInfo) -> Status {
-        match filter_with_nominated(&self.cx, self.profile, self.skip, &state.slots, pod, node) {
-            None => Status::success(),
-            Some((_, status)) => status,
-        }
+        self.run().filters_with_nominated(&state.slots, pod, node).map_or_else(Status::success, |(_, status)| status)
+    }
+
+    fn run(&self) -> ProfileRun<'_, 'a> {
+        ProfileRun { cx: &self.cx, profile: self.profile, skip: self.skip }
     }
 }
 
-/// Runs every PreFilterExtensions of the plugins whose PreFilter ran; the first failure is returned as
-/// (plugin, error status).
-#[expect(clippy::too_many_arguments, reason = "the cycle's pieces, passed explicitly to keep borrows apart")]
-pub(crate) fn run_extensions(
-    cx: &CycleContext<'_>,
-    profile: &Profile,
-    skip: &[bool],
-    slots: &mut [StateSlot],
-    pod: &Pod,
-    other: &Pod,
-    node: &NodeInfo,
-    add: bool,
-) -> Result<(), (usize, Status)> {
-    for ext in profile.pre_filter_extensions.iter().filter(|e| !skip[e.plugin]) {
-        let state = &mut slots[ext.plugin];
-        let status = if add { ext.imp.add_pod(cx, pod, other, node, state) } else { ext.imp.remove_pod(cx, pod, other, node, state) };
-        if !status.is_success() {
-            let verb = if add { "AddPod" } else { "RemovePod" };
-            let message = format!("running {verb} on PreFilter plugin {:?}: {}", profile.plugin_name(ext.plugin), status.message());
-            return Err((ext.plugin, Status::error(message)));
-        }
-    }
-    Ok(())
+/// A profile's PreFilterExtensions and filters as one cycle runs them: its context, and the plugins whose
+/// PreFilter skipped (their Filter and extensions do not run).
+#[derive(Clone, Copy)]
+pub(crate) struct ProfileRun<'a, 'c> {
+    pub(crate) cx: &'a CycleContext<'c>,
+    pub(crate) profile: &'a Profile,
+    pub(crate) skip: &'a [bool],
 }
 
-/// The filters on one node, in profile order: the first non-success as (plugin, status), or `None`.
-pub(crate) fn run_filters(
-    cx: &CycleContext<'_>,
-    profile: &Profile,
-    skip: &[bool],
-    slots: &[StateSlot],
-    pod: &Pod,
-    node: &NodeInfo,
-) -> Option<(usize, Status)> {
-    for f in profile.filter.iter().filter(|f| !skip[f.plugin] && f.imp.applies_to(pod)) {
-        let status = f.imp.filter(cx, pod, node, &slots[f.plugin]);
-        if !status.is_success() {
-            return Some((f.plugin, status));
+impl ProfileRun<'_, '_> {
+    /// Runs every PreFilterExtensions of the plugins whose PreFilter ran; the first failure is returned as
+    /// (plugin, error status).
+    pub(crate) fn extensions(
+        &self,
+        slots: &mut [StateSlot],
+        pod: &Pod,
+        other: &Pod,
+        node: &NodeInfo,
+        add: bool,
+    ) -> Result<(), (usize, Status)> {
+        for ext in self.profile.pre_filter_extensions.iter().filter(|e| !self.skip[e.plugin]) {
+            let state = &mut slots[ext.plugin];
+            let status =
+                if add { ext.imp.add_pod(self.cx, pod, other, node, state) } else { ext.imp.remove_pod(self.cx, pod, other, node, state) };
+            if !status.is_success() {
+                let verb = if add { "AddPod" } else { "RemovePod" };
+                let message =
+                    format!("running {verb} on PreFilter plugin {:?}: {}", self.profile.plugin_name(ext.plugin), status.message());
+                return Err((ext.plugin, Status::error(message)));
+            }
         }
+        Ok(())
     }
-    None
-}
 
-/// Upstream `addGENominatedPods` and the first pass of `RunFilterPluginsWithNominatedPods`: when pods of
-/// priority at least the pod's (other than itself) are nominated to the node, the filters' verdict on a copy
-/// of the node with them added; `None` when there are none or the node passes with them.
-pub(crate) fn nominated_pass(
-    cx: &CycleContext<'_>,
-    profile: &Profile,
-    skip: &[bool],
-    slots: &[StateSlot],
-    pod: &Pod,
-    node: &NodeInfo,
-) -> Option<(usize, Status)> {
-    let cluster = cx.cluster;
-    if !cluster.has_nominated_pods(node.id) {
-        return None;
-    }
-    let mut added = cluster.nominated_pods(node.id).filter(|n| n.priority >= pod.priority && n.uid != pod.uid).peekable();
-    added.peek()?;
-    let mut copy = node.clone();
-    let mut state = slots.to_vec();
-    for nominated in added {
-        copy.add_pod(PodId::UNBOUND, nominated);
-        if let Err(failure) = run_extensions(cx, profile, skip, &mut state, pod, nominated, &copy, true) {
-            return Some(failure);
+    /// The filters on one node, in profile order: the first non-success as (plugin, status), or `None`.
+    pub(crate) fn filters(&self, slots: &[StateSlot], pod: &Pod, node: &NodeInfo) -> Option<(usize, Status)> {
+        for f in self.profile.filter.iter().filter(|f| !self.skip[f.plugin] && f.imp.applies_to(pod)) {
+            let status = f.imp.filter(self.cx, pod, node, &slots[f.plugin]);
+            if !status.is_success() {
+                return Some((f.plugin, status));
+            }
         }
+        None
     }
-    run_filters(cx, profile, skip, &state, pod, &copy)
-}
 
-/// Upstream `RunFilterPluginsWithNominatedPods`: the first pass with the nominated pods of priority at
-/// least the pod's, then (if it passed) the node as it is; the first failure.
-pub(crate) fn filter_with_nominated(
-    cx: &CycleContext<'_>,
-    profile: &Profile,
-    skip: &[bool],
-    slots: &[StateSlot],
-    pod: &Pod,
-    node: &NodeInfo,
-) -> Option<(usize, Status)> {
-    if let Some(rejection) = nominated_pass(cx, profile, skip, slots, pod, node) {
-        return Some(rejection);
+    /// Upstream `addGENominatedPods` and the first pass of `RunFilterPluginsWithNominatedPods`: when pods of
+    /// priority at least the pod's (other than itself) are nominated to the node, the filters' verdict on a
+    /// copy of the node with them added; `None` when there are none or the node passes with them.
+    pub(crate) fn nominated_pass(&self, slots: &[StateSlot], pod: &Pod, node: &NodeInfo) -> Option<(usize, Status)> {
+        let cluster = self.cx.cluster;
+        if !cluster.has_nominated_pods(node.id) {
+            return None;
+        }
+        let mut added = cluster.nominated_pods(node.id).filter(|n| n.priority >= pod.priority && n.uid != pod.uid).peekable();
+        added.peek()?;
+        let mut copy = node.clone();
+        let mut state = slots.to_vec();
+        for nominated in added {
+            copy.add_pod(PodId::UNBOUND, nominated);
+            if let Err(failure) = self.extensions(&mut state, pod, nominated, &copy, true) {
+                return Some(failure);
+            }
+        }
+        self.filters(&state, pod, &copy)
     }
-    run_filters(cx, profile, skip, slots, pod, node)
+
+    /// Upstream `RunFilterPluginsWithNominatedPods`: the first pass with the nominated pods of priority at
+    /// least the pod's, then (if it passed) the node as it is; the first failure.
+    pub(crate) fn filters_with_nominated(&self, slots: &[StateSlot], pod: &Pod, node: &NodeInfo) -> Option<(usize, Status)> {
+        self.nominated_pass(slots, pod, node).or_else(|| self.filters(slots, pod, node))
+    }
 }

@@ -86,7 +86,8 @@ pub struct Diagnosis {
     /// PostFilter's message (preemption), if any ran.
     pub post_filter_msg: String,
     /// The nodes a filter rejected with `Unschedulable` (not `UnschedulableAndUnresolvable`), in
-    /// evaluation order, kept even when the cycle keeps no failure reasons: where preemption might help.
+    /// evaluation order, kept even when the cycle keeps no failure reasons when the profile has PostFilter
+    /// plugins: where preemption might help.
     pub unschedulable_nodes: Vec<NodeId>,
 }
 
@@ -451,7 +452,8 @@ impl Scheduler {
             && let Some(nominated) = cluster.nomination(&pod.uid)
             && let Some(node) = cluster.get_node(nominated)
         {
-            match crate::preemption::filter_with_nominated(&cx, profile, skip_filter, filter_state, pod, node) {
+            let run = crate::preemption::ProfileRun { cx: &cx, profile, skip: skip_filter };
+            match run.filters_with_nominated(filter_state, pod, node) {
                 None => return Ok(ScheduleResult { node: nominated, evaluated_nodes: 1, feasible_nodes: 1 }),
                 Some((plugin, status)) if !status.is_rejected() => {
                     return Err(ScheduleError::Internal(format!(
@@ -960,7 +962,8 @@ fn nominated_verdicts(
         if !cx.cluster.has_nominated_pods(id) {
             continue;
         }
-        let Some((plugin, status)) = crate::preemption::nominated_pass(cx, profile, skip, state, pod, cx.cluster.node(id)) else {
+        let run = crate::preemption::ProfileRun { cx, profile, skip };
+        let Some((plugin, status)) = run.nominated_pass(state, pod, cx.cluster.node(id)) else {
             continue;
         };
         let k = k as u32;
@@ -979,7 +982,7 @@ impl Search {
             return Err(ScheduleError::Internal(format!("running {:?} filter plugin: {}", profile.plugin_name(plugin), status.message())));
         }
         self.n_failures += 1;
-        if status.code() == Code::Unschedulable {
+        if status.code() == Code::Unschedulable && !profile.post_filter.is_empty() {
             self.unschedulable.push(id);
         }
         if let Some(rejected) = self.rejecting_plugins.get_mut(plugin) {
