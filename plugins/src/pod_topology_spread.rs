@@ -19,10 +19,13 @@
 //! - Score: `round(Σ count·weight + maxSkew − 1)` over the constraints whose key the node has;
 //!   NormalizeScore: `100·(max + min − s)/max` over the non-ignored nodes (all 100 when `max` is 0).
 //!
-//! Default constraints (`defaultingType: System`, or `List` with `defaultConstraints`) take their selector
-//! from the Services, ReplicationControllers, ReplicaSets and StatefulSets selecting the pod. simsched does
-//! not read those objects, so for it that selector is always empty and, as upstream does with an empty
-//! selector, no default constraint applies: pods without constraints of their own are not spread.
+//! A pod without constraints of its own gets the default constraints (`defaultingType: System`:
+//! `kubernetes.io/hostname` maxSkew 3 and `topology.kubernetes.io/zone` maxSkew 5, both `ScheduleAnyway`;
+//! `List`: the configured `defaultConstraints`), with the selector the cluster gives it from the Services,
+//! ReplicationController, ReplicaSet or StatefulSet selecting it ([`Pod::default_spread_selector`]); none
+//! when that selector is empty. Under System defaulting, scoring does not require every topology key on a
+//! node: a feasible node without the zone label counts under the empty value (upstream
+//! `requireAllTopologies`).
 
 use std::sync::{Arc, Mutex};
 
@@ -31,8 +34,8 @@ use foldhash::HashMap;
 use serde::Deserialize;
 
 use scheduler_core::{
-    ConfigError, CycleContext, ExtensionPoints, FilterPlugin, LabelSelector, MAX_NODE_SCORE, NodeInclusionPolicy, NodeInfo, Plugin,
-    PluginArgs, Pod, PreFilterExtensions, PreFilterPlugin, PreFilterResult, PreScorePlugin, ScorePlugin, StateSlot, Status, Symbol,
+    ConfigError, CycleContext, ExtensionPoints, FilterPlugin, Interner, LabelSelector, MAX_NODE_SCORE, NodeInclusionPolicy, NodeInfo,
+    Plugin, PluginArgs, Pod, PreFilterExtensions, PreFilterPlugin, PreFilterResult, PreScorePlugin, ScorePlugin, StateSlot, Status, Symbol,
     TopologySpreadConstraint, WhenUnsatisfiable, is_qualified_name, tolerated, well_known,
 };
 
@@ -64,21 +67,59 @@ struct DefaultConstraint {
     when_unsatisfiable: String,
     #[serde(default)]
     label_selector: Option<serde_json::Value>,
-    #[serde(default, rename = "minDomains")]
-    _min_domains: Option<serde_json::Value>,
-    #[serde(default, rename = "nodeAffinityPolicy")]
-    _node_affinity_policy: Option<serde_json::Value>,
-    #[serde(default, rename = "nodeTaintsPolicy")]
-    _node_taints_policy: Option<serde_json::Value>,
+    #[serde(default)]
+    min_domains: Option<i32>,
+    #[serde(default)]
+    node_affinity_policy: Option<String>,
+    #[serde(default)]
+    node_taints_policy: Option<String>,
+    /// Accepted and, as upstream, without effect: the default selector replaces the constraint's.
     #[serde(default, rename = "matchLabelKeys")]
     _match_label_keys: Option<serde_json::Value>,
 }
 
-/// Topology spreading of the pod's own constraints.
-#[derive(Debug, Default)]
+/// Topology spreading of the pod's own constraints, or of the default ones.
+#[derive(Debug)]
 pub struct PodTopologySpread {
     counts: MatchCounts,
+    /// The constraints of pods without their own; their selectors are unused (each pod's default selector
+    /// replaces them).
+    defaults: Vec<TopologySpreadConstraint>,
+    /// `defaultingType: System`.
+    system_defaulted: bool,
 }
+
+impl Default for PodTopologySpread {
+    /// The plugin with `defaultingType: System`, as in the default profile.
+    fn default() -> PodTopologySpread {
+        PodTopologySpread { counts: MatchCounts::default(), defaults: system_default_constraints(), system_defaulted: true }
+    }
+}
+
+/// Upstream `systemDefaultConstraints`.
+fn system_default_constraints() -> Vec<TopologySpreadConstraint> {
+    [(well_known::LABEL_HOSTNAME, 3), (well_known::LABEL_ZONE, 5)]
+        .into_iter()
+        .map(|(topology_key, max_skew)| TopologySpreadConstraint {
+            max_skew,
+            topology_key,
+            when_unsatisfiable: WhenUnsatisfiable::ScheduleAnyway,
+            selector: LabelSelector::Nothing,
+            min_domains: 1,
+            node_affinity_policy: NodeInclusionPolicy::Honor,
+            node_taints_policy: NodeInclusionPolicy::Ignore,
+        })
+        .collect()
+}
+
+/// A constraint that applies to a pod, with the selector it counts pods by.
+#[derive(Clone, Copy, Debug)]
+struct Spread<'a> {
+    c: &'a TopologySpreadConstraint,
+    selector: &'a LabelSelector,
+}
+
+const NOTHING: &LabelSelector = &LabelSelector::Nothing;
 
 /// How many of a node's pods a (namespace, selector) matches, remembered per node with the node's
 /// generation (a process-wide unique number per node state): a count is reused exactly when recounting
@@ -130,7 +171,7 @@ impl MatchCounts {
 impl PodTopologySpread {
     /// Builds the plugin from its arguments, validating them as upstream does (`ValidatePodTopologySpreadArgs`;
     /// the first problem is the error).
-    pub fn new(args: &PluginArgs<'_>) -> Result<PodTopologySpread, ConfigError> {
+    pub fn new(args: &PluginArgs<'_>, interner: &mut Interner) -> Result<PodTopologySpread, ConfigError> {
         let parsed: PodTopologySpreadArgs = args.decode()?;
         let path = args.path();
         let defaulting = parsed.defaulting_type.as_deref().unwrap_or("System");
@@ -185,7 +226,55 @@ impl PodTopologySpread {
                 return Err(ConfigError::new(field, format!("Duplicate value: \"{{{}, {}}}\"", c.topology_key, c.when_unsatisfiable)));
             }
         }
-        Ok(PodTopologySpread::default())
+        if defaulting == "System" {
+            return Ok(PodTopologySpread::default());
+        }
+        let mut defaults = Vec::with_capacity(parsed.default_constraints.len());
+        for (idx, c) in parsed.default_constraints.iter().enumerate() {
+            let field = format!("{path}.defaultConstraints[{idx}]");
+            let policy = |value: &Option<String>, name: &str, absent: NodeInclusionPolicy| match value.as_deref() {
+                None => Ok(absent),
+                Some(v) => NodeInclusionPolicy::parse(v).ok_or_else(|| {
+                    ConfigError::new(
+                        format!("{field}.{name}"),
+                        format!("Unsupported value: {v:?}: supported values: \"Honor\", \"Ignore\""),
+                    )
+                }),
+            };
+            defaults.push(TopologySpreadConstraint {
+                max_skew: c.max_skew,
+                topology_key: interner.intern(&c.topology_key),
+                when_unsatisfiable: WhenUnsatisfiable::parse(&c.when_unsatisfiable).unwrap_or(WhenUnsatisfiable::ScheduleAnyway),
+                selector: LabelSelector::Nothing,
+                min_domains: c.min_domains.unwrap_or(1),
+                node_affinity_policy: policy(&c.node_affinity_policy, "nodeAffinityPolicy", NodeInclusionPolicy::Honor)?,
+                node_taints_policy: policy(&c.node_taints_policy, "nodeTaintsPolicy", NodeInclusionPolicy::Ignore)?,
+            });
+        }
+        Ok(PodTopologySpread { counts: MatchCounts::default(), defaults, system_defaulted: false })
+    }
+
+    /// How many constraints apply to `pod`: its own, else the defaults when it has a default selector.
+    fn n_constraints(&self, pod: &Pod) -> usize {
+        match (pod.topology_spread_constraints.len(), &pod.default_spread_selector) {
+            (0, Some(_)) => self.defaults.len(),
+            (n, _) => n,
+        }
+    }
+
+    /// The `index`-th constraint that applies to `pod`.
+    fn nth<'a>(&'a self, pod: &'a Pod, index: usize) -> Spread<'a> {
+        if pod.topology_spread_constraints.is_empty() {
+            Spread { c: &self.defaults[index], selector: pod.default_spread_selector.as_ref().unwrap_or(NOTHING) }
+        } else {
+            let c = &pod.topology_spread_constraints[index];
+            Spread { c, selector: &c.selector }
+        }
+    }
+
+    /// The constraints of `pod` with `when`, with their indices.
+    fn constraints_with<'a>(&'a self, pod: &'a Pod, when: WhenUnsatisfiable) -> Vec<(usize, Spread<'a>)> {
+        (0..self.n_constraints(pod)).map(|i| (i, self.nth(pod, i))).filter(|(_, s)| s.c.when_unsatisfiable == when).collect()
     }
 }
 
@@ -243,8 +332,8 @@ fn count_matching(cx: &CycleContext<'_>, node: &NodeInfo, selector: &LabelSelect
         .count() as i64
 }
 
-fn has_all_keys(node: &NodeInfo, constraints: &[&TopologySpreadConstraint]) -> bool {
-    constraints.iter().all(|c| node.node.labels.has(c.topology_key))
+fn has_all_keys(node: &NodeInfo, constraints: &[(usize, Spread<'_>)]) -> bool {
+    constraints.iter().all(|(_, s)| node.node.labels.has(s.c.topology_key))
 }
 
 /// PreFilter state: per hard constraint, the matching pods per domain, the number of domains and the
@@ -256,41 +345,40 @@ struct HardState {
 
 #[derive(Clone, Debug)]
 struct HardConstraint {
-    /// Index in the pod's constraints.
+    /// Index among the constraints that apply to the pod.
     index: usize,
     counts: HashMap<Symbol, i64>,
     /// The smallest count over the domains; `i32::MAX` when there is none (upstream's initial critical path).
     min: i64,
 }
 
-/// The pod's constraints with `when`, and their indices among all its constraints.
-fn constraints_with(pod: &Pod, when: WhenUnsatisfiable) -> (Vec<usize>, Vec<&TopologySpreadConstraint>) {
-    pod.topology_spread_constraints.iter().enumerate().filter(|(_, c)| c.when_unsatisfiable == when).unzip()
-}
-
 impl PreFilterPlugin for PodTopologySpread {
     fn pre_filter(&self, cx: &CycleContext<'_>, pod: &Pod, state: &mut StateSlot) -> PreFilterResult {
-        let (indices, hard) = constraints_with(pod, WhenUnsatisfiable::DoNotSchedule);
+        let hard = self.constraints_with(pod, WhenUnsatisfiable::DoNotSchedule);
         if hard.is_empty() {
             return Status::skip().into();
         }
         let mut counts: Vec<HashMap<Symbol, i64>> = vec![HashMap::default(); hard.len()];
-        for (i, c) in hard.iter().enumerate() {
-            self.counts.with(cx, pod.namespace, &c.selector, |count| {
+        for (i, (_, s)) in hard.iter().enumerate() {
+            self.counts.with(cx, pod.namespace, s.selector, |count| {
                 for &id in cx.cluster.node_order() {
                     let node = cx.cluster.node(id);
-                    if !has_all_keys(node, &hard) || !included(cx, c, pod, node) {
+                    if !has_all_keys(node, &hard) || !included(cx, s.c, pod, node) {
                         continue;
                     }
-                    let Some(value) = node.node.labels.get(c.topology_key) else { continue };
+                    let Some(value) = node.node.labels.get(s.c.topology_key) else { continue };
                     *counts[i].entry(value).or_insert(0) += count(node);
                 }
             });
         }
-        let constraints = indices
-            .into_iter()
+        let constraints = hard
+            .iter()
             .zip(counts)
-            .map(|(index, counts)| HardConstraint { index, min: counts.values().copied().min().unwrap_or(i64::from(i32::MAX)), counts })
+            .map(|(&(index, _), counts)| HardConstraint {
+                index,
+                min: counts.values().copied().min().unwrap_or(i64::from(i32::MAX)),
+                counts,
+            })
             .collect();
         state.put(HardState { constraints });
         Status::success().into()
@@ -299,46 +387,55 @@ impl PreFilterPlugin for PodTopologySpread {
 
 impl PreFilterExtensions for PodTopologySpread {
     fn add_pod(&self, cx: &CycleContext<'_>, pod: &Pod, added: &Pod, node: &NodeInfo, state: &mut StateSlot) -> Status {
-        update_with_pod(cx, pod, added, node, state, 1)
+        self.update_with_pod(cx, pod, added, node, state, 1)
     }
 
     fn remove_pod(&self, cx: &CycleContext<'_>, pod: &Pod, removed: &Pod, node: &NodeInfo, state: &mut StateSlot) -> Status {
-        update_with_pod(cx, pod, removed, node, state, -1)
+        self.update_with_pod(cx, pod, removed, node, state, -1)
     }
 }
 
-/// Upstream `updateWithPod`: `updated` (in the pod's namespace) added to or removed from `node` changes the
-/// count of its domain for each hard constraint whose selector matches it (note: `Matches`, so an empty
-/// selector counts it here although PreFilter counts no pod for one) and whose inclusion policies include
-/// the node. The smallest count is then recomputed exactly; upstream's two-entry critical-path cache can
-/// hold a stale minimum after several updates in one cycle, depending on Go's map order.
-fn update_with_pod(cx: &CycleContext<'_>, pod: &Pod, updated: &Pod, node: &NodeInfo, state: &mut StateSlot, delta: i64) -> Status {
-    let Some(s) = state.get_mut::<HardState>() else {
-        return Status::error("reading \"PreFilterPodTopologySpread\" from cycleState: not found");
-    };
-    if updated.namespace != pod.namespace {
-        return Status::success();
-    }
-    let hard: Vec<&TopologySpreadConstraint> = s.constraints.iter().map(|h| &pod.topology_spread_constraints[h.index]).collect();
-    if !has_all_keys(node, &hard) {
-        return Status::success();
-    }
-    for h in &mut s.constraints {
-        let c = &pod.topology_spread_constraints[h.index];
-        if !c.selector.matches(&updated.labels) || !included(cx, c, pod, node) {
-            continue;
+impl PodTopologySpread {
+    /// Upstream `updateWithPod`: `updated` (in the pod's namespace) added to or removed from `node` changes the
+    /// count of its domain for each hard constraint whose selector matches it (note: `Matches`, so an empty
+    /// selector counts it here although PreFilter counts no pod for one) and whose inclusion policies include
+    /// the node. The smallest count is then recomputed exactly; upstream's two-entry critical-path cache can
+    /// hold a stale minimum after several updates in one cycle, depending on Go's map order.
+    fn update_with_pod(
+        &self,
+        cx: &CycleContext<'_>,
+        pod: &Pod,
+        updated: &Pod,
+        node: &NodeInfo,
+        state: &mut StateSlot,
+        delta: i64,
+    ) -> Status {
+        let Some(s) = state.get_mut::<HardState>() else {
+            return Status::error("reading \"PreFilterPodTopologySpread\" from cycleState: not found");
+        };
+        if updated.namespace != pod.namespace {
+            return Status::success();
         }
-        let Some(value) = node.node.labels.get(c.topology_key) else { continue };
-        *h.counts.entry(value).or_insert(0) += delta;
-        h.min = h.counts.values().copied().min().unwrap_or(i64::from(i32::MAX));
+        let hard: Vec<(usize, Spread<'_>)> = s.constraints.iter().map(|h| (h.index, self.nth(pod, h.index))).collect();
+        if !has_all_keys(node, &hard) {
+            return Status::success();
+        }
+        for (h, (_, spread)) in s.constraints.iter_mut().zip(&hard) {
+            if !spread.selector.matches(&updated.labels) || !included(cx, spread.c, pod, node) {
+                continue;
+            }
+            let Some(value) = node.node.labels.get(spread.c.topology_key) else { continue };
+            *h.counts.entry(value).or_insert(0) += delta;
+            h.min = h.counts.values().copied().min().unwrap_or(i64::from(i32::MAX));
+        }
+        Status::success()
     }
-    Status::success()
 }
 
 impl FilterPlugin for PodTopologySpread {
     /// Only pods with hard constraints are filtered (PreFilter skips the others).
     fn applies_to(&self, pod: &Pod) -> bool {
-        pod.topology_spread_constraints.iter().any(|c| c.when_unsatisfiable == WhenUnsatisfiable::DoNotSchedule)
+        (0..self.n_constraints(pod)).any(|i| self.nth(pod, i).c.when_unsatisfiable == WhenUnsatisfiable::DoNotSchedule)
     }
 
     fn filter(&self, _cx: &CycleContext<'_>, pod: &Pod, node: &NodeInfo, state: &StateSlot) -> Status {
@@ -346,12 +443,12 @@ impl FilterPlugin for PodTopologySpread {
             return Status::error("reading \"PreFilterPodTopologySpread\" from cycleState: not found");
         };
         for h in &s.constraints {
-            let c = &pod.topology_spread_constraints[h.index];
+            let Spread { c, selector } = self.nth(pod, h.index);
             let Some(value) = node.node.labels.get(c.topology_key) else {
                 return Status::unresolvable(ERR_REASON_NODE_LABEL_NOT_MATCH);
             };
             let min = if (h.counts.len() as i64) < i64::from(c.min_domains) { 0 } else { h.min };
-            let self_match = i64::from(c.selector.matches(&pod.labels));
+            let self_match = i64::from(selector.matches(&pod.labels));
             let skew = h.counts.get(&value).copied().unwrap_or(0) + self_match - min;
             if skew > i64::from(c.max_skew) {
                 return Status::unschedulable(ERR_REASON_CONSTRAINTS_NOT_MATCH);
@@ -379,21 +476,25 @@ struct SoftConstraint {
 
 impl PreScorePlugin for PodTopologySpread {
     fn pre_score(&self, cx: &CycleContext<'_>, pod: &Pod, nodes: &[&NodeInfo], state: &mut StateSlot) -> Status {
-        let (indices, soft) = constraints_with(pod, WhenUnsatisfiable::ScheduleAnyway);
+        let soft = self.constraints_with(pod, WhenUnsatisfiable::ScheduleAnyway);
         if soft.is_empty() || cx.cluster.node_order().is_empty() {
             return Status::skip();
         }
+        // Upstream `requireAllTopologies`: with System defaults, a node without a key counts under the
+        // empty value instead of being ignored.
+        let require_all = !pod.topology_spread_constraints.is_empty() || !self.system_defaulted;
+        let value_of = |node: &NodeInfo, key: Symbol| node.node.labels.get(key).or((!require_all).then_some(well_known::EMPTY));
         let hostname = well_known::LABEL_HOSTNAME;
         let mut ignored = Vec::new();
         let mut counts: Vec<HashMap<Symbol, i64>> = vec![HashMap::default(); soft.len()];
         for node in nodes {
-            if !has_all_keys(node, &soft) {
+            if require_all && !has_all_keys(node, &soft) {
                 ignored.push(node.node.name_symbol);
                 continue;
             }
-            for (i, c) in soft.iter().enumerate() {
-                if c.topology_key != hostname
-                    && let Some(value) = node.node.labels.get(c.topology_key)
+            for (i, (_, s)) in soft.iter().enumerate() {
+                if s.c.topology_key != hostname
+                    && let Some(value) = value_of(node, s.c.topology_key)
                 {
                     counts[i].entry(value).or_insert(0);
                 }
@@ -402,35 +503,31 @@ impl PreScorePlugin for PodTopologySpread {
         let weights: Vec<f64> = soft
             .iter()
             .zip(&counts)
-            .map(|(c, domains)| {
-                let size = if c.topology_key == hostname { nodes.len() - ignored.len() } else { domains.len() };
+            .map(|((_, s), domains)| {
+                let size = if s.c.topology_key == hostname { nodes.len() - ignored.len() } else { domains.len() };
                 ((size + 2) as f64).ln()
             })
             .collect();
-        for (i, c) in soft.iter().enumerate() {
-            if c.topology_key == hostname {
+        for (i, (_, s)) in soft.iter().enumerate() {
+            if s.c.topology_key == hostname {
                 // Counted per node by Score.
                 continue;
             }
-            self.counts.with(cx, pod.namespace, &c.selector, |count| {
+            self.counts.with(cx, pod.namespace, s.selector, |count| {
                 for &id in cx.cluster.node_order() {
                     let node = cx.cluster.node(id);
-                    if !has_all_keys(node, &soft) || !included(cx, c, pod, node) {
+                    if (require_all && !has_all_keys(node, &soft)) || !included(cx, s.c, pod, node) {
                         continue;
                     }
-                    let Some(value) = node.node.labels.get(c.topology_key) else { continue };
+                    let Some(value) = value_of(node, s.c.topology_key) else { continue };
                     if let Some(total) = counts[i].get_mut(&value) {
                         *total += count(node);
                     }
                 }
             });
         }
-        let constraints = indices
-            .into_iter()
-            .zip(counts)
-            .zip(weights)
-            .map(|((index, counts), weight)| SoftConstraint { index, weight, counts })
-            .collect();
+        let constraints =
+            soft.iter().zip(counts).zip(weights).map(|((&(index, _), counts), weight)| SoftConstraint { index, weight, counts }).collect();
         ignored.sort_unstable();
         state.put(SoftState { constraints, ignored });
         Status::success()
@@ -447,10 +544,10 @@ impl ScorePlugin for PodTopologySpread {
         }
         let mut score = 0.0f64;
         for sc in &s.constraints {
-            let c = &pod.topology_spread_constraints[sc.index];
+            let Spread { c, selector } = self.nth(pod, sc.index);
             let Some(value) = node.node.labels.get(c.topology_key) else { continue };
             let count = if c.topology_key == well_known::LABEL_HOSTNAME {
-                count_matching(cx, node, &c.selector, pod.namespace)
+                count_matching(cx, node, selector, pod.namespace)
             } else {
                 sc.counts.get(&value).copied().unwrap_or(0)
             };
@@ -494,7 +591,10 @@ mod tests {
     use super::*;
     use crate::testing::{HOST, World, ZONE};
     use scheduler_core::testing::{PodBuilder, node, pod};
-    use scheduler_core::{LabelSelectorDef, TaintEffect, TopologySpreadConstraintDef};
+    use scheduler_core::{
+        ControllerDef, ControllerKind, LabelOperator, LabelSelectorDef, LabelSelectorRequirementDef, OwnerReferenceDef, ServiceDef,
+        TaintEffect, TopologySpreadConstraintDef,
+    };
 
     fn plugin() -> Arc<dyn Plugin> {
         Arc::new(PodTopologySpread::default())
@@ -636,6 +736,112 @@ mod tests {
         assert_eq!(w.score(plugin(), &p).unwrap(), (vec![0, 0, 0, 0], vec![100, 100, 100, 0]));
     }
 
+    /// Nodes a and b in zone mars, c and d without a zone; a ReplicaSet `rs1` selecting `foo` exists.
+    fn mars_with_replica_set() -> World {
+        let mut w = World::new(vec![node("a").label(ZONE, "mars"), node("b").label(ZONE, "mars"), node("c"), node("d")]);
+        let selector = LabelSelectorDef {
+            match_labels: Vec::new(),
+            match_expressions: vec![LabelSelectorRequirementDef { key: "foo".into(), operator: LabelOperator::Exists, values: Vec::new() }],
+        };
+        w.cluster
+            .add_controller(&ControllerDef {
+                kind: ControllerKind::ReplicaSet,
+                namespace: "default".into(),
+                name: "rs1".into(),
+                selector: Some(selector),
+            })
+            .unwrap();
+        w
+    }
+
+    fn owned_by_rs1(name: &str) -> PodBuilder {
+        let mut p = pod(name).label("foo", "tar").label("baz", "sup");
+        p.def.owner = Some(OwnerReferenceDef { api_version: "apps/v1".into(), kind: "ReplicaSet".into(), name: "rs1".into() });
+        p
+    }
+
+    fn list_plugin(args: &str, w: &mut World) -> Arc<dyn Plugin> {
+        let value: serde_json::Value = serde_json::from_str(args).unwrap();
+        Arc::new(PodTopologySpread::new(&PluginArgs::new("PodTopologySpread", Some(&value), "args"), w.cluster.interner_mut()).unwrap())
+    }
+
+    /// Upstream scoring_test.go "system defaulting, nodes don't have zone, pods match service": the same
+    /// scores as one explicit hostname constraint with maxSkew 3.
+    #[test]
+    fn system_defaults_take_the_selector_of_the_services_selecting_the_pod() {
+        let mut w = World::new(vec![node("node-a"), node("node-b"), node("node-c"), node("node-d")]);
+        w.cluster
+            .add_service(&ServiceDef { namespace: String::new(), name: "svc".into(), selector: Some(vec![("foo".into(), String::new())]) })
+            .unwrap();
+        for (n, count) in [4, 3, 2, 1].into_iter().enumerate() {
+            for i in 0..count {
+                w.run(n, pod(&format!("p-{n}-{i}")).label("foo", ""));
+            }
+        }
+        let p = w.pod(pod("p").label("foo", ""));
+        assert_eq!(w.score(plugin(), &p).unwrap().1, [44, 66, 77, 100]);
+        // A pod that no Service selects, without an owner, has no default constraint: Skip.
+        let lone = w.pod(pod("q").label("app", "other"));
+        assert!(w.score(plugin(), &lone).unwrap_err().is_skip());
+    }
+
+    /// Upstream scoring_test.go "system default constraints and a replicaset": hostname maxSkew 3 and zone
+    /// maxSkew 5 with the ReplicaSet's selector; nodes without a zone are not ignored but form the zone "",
+    /// so the zone weight is ln(2 + 2) (domains mars and ""), the hostname weight ln(4 + 2).
+    #[test]
+    fn system_defaults_count_nodes_without_a_zone_as_the_empty_zone() {
+        let mut w = mars_with_replica_set();
+        for i in 0..3 {
+            w.run(0, owned_by_rs1(&format!("m{i}")));
+        }
+        let p = w.pod(owned_by_rs1("p"));
+        // a: 3 ln 6 + 2 + 3 ln 4 + 4 = 15.53; b: 2 + 3 ln 4 + 4 = 10.16; c, d: 2 (no zone term).
+        // With ln 3 (no "" domain) b would be 9.30, so the rounding tells the two apart.
+        assert_eq!(w.score(plugin(), &p).unwrap(), (vec![16, 10, 2, 2], vec![12, 50, 100, 100]));
+        // The same constraints as a List: every key required, c and d ignored; hostname ln(2 + 2), zone
+        // ln(1 + 2): a: 3 ln 4 + 2 + 3 ln 3 + 4 = 13.45, b: 2 + 3 ln 3 + 4 = 9.30.
+        let listed = list_plugin(
+            r#"{"defaultingType": "List", "defaultConstraints": [
+                {"maxSkew": 3, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway"},
+                {"maxSkew": 5, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway"}]}"#,
+            &mut w,
+        );
+        assert_eq!(w.score(listed, &p).unwrap(), (vec![13, 9, 0, 0], vec![69, 100, 0, 0]));
+        // A pod with constraints of its own ignores the defaults.
+        let mut own = owned_by_rs1("own");
+        own.def.topology_spread_constraints = vec![TopologySpreadConstraintDef {
+            label_selector: Some(LabelSelectorDef { match_labels: vec![("baz".into(), "sup".into())], match_expressions: Vec::new() }),
+            ..constraint(ZONE, 1, WhenUnsatisfiable::ScheduleAnyway)
+        }];
+        let own = w.pod(own);
+        // Zone mars holds the 3 pods matching baz=sup; c and d lack the key and are ignored: round(3 ln 3).
+        assert_eq!(w.score(plugin(), &own).unwrap().0, [3, 3, 0, 0]);
+    }
+
+    /// Upstream filtering_test.go, List defaulting: a DoNotSchedule default constraint filters pods without
+    /// constraints of their own, with the owner's selector; without a resolvable owner PreFilter skips.
+    #[test]
+    fn list_defaults_with_do_not_schedule_filter() {
+        let mut w = mars_with_replica_set();
+        let listed = list_plugin(
+            r#"{"defaultingType": "List", "defaultConstraints": [
+                {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule"},
+                {"maxSkew": 2, "topologyKey": "rack", "whenUnsatisfiable": "ScheduleAnyway"}]}"#,
+            &mut w,
+        );
+        w.run(0, owned_by_rs1("m0")).run(0, owned_by_rs1("m1")).run(1, owned_by_rs1("m2"));
+        let p = w.pod(owned_by_rs1("p"));
+        let skewed = format!("Unschedulable: {ERR_REASON_CONSTRAINTS_NOT_MATCH}");
+        // Per host: 2, 1, 0, 0; min 0; self 1: a 3 > 1, b 2 > 1, c and d 1.
+        assert_eq!(codes(&w.filter(listed.clone(), &p)), [skewed.clone(), skewed, "ok".to_string(), "ok".to_string()]);
+        let mut orphan = owned_by_rs1("orphan");
+        orphan.def.owner.as_mut().unwrap().name = "rs2".into();
+        let orphan = w.pod(orphan);
+        assert_eq!(codes(&w.filter(listed, &orphan)), ["ok"; 4]);
+        // System defaults are ScheduleAnyway only: no filtering.
+        assert_eq!(codes(&w.filter(plugin(), &p)), ["ok"; 4]);
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
 
@@ -672,7 +878,9 @@ mod tests {
     fn arguments_are_checked() {
         let check = |json: &str| {
             let value: serde_json::Value = serde_json::from_str(json).unwrap();
-            PodTopologySpread::new(&PluginArgs::new("PodTopologySpread", Some(&value), "args")).map(|_| ()).map_err(|e| e.to_string())
+            PodTopologySpread::new(&PluginArgs::new("PodTopologySpread", Some(&value), "args"), &mut Interner::new())
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         };
         let constraint = |fields: &str| format!(r#"{{"defaultingType": "List", "defaultConstraints": [{fields}]}}"#);
         assert_eq!(check(&constraint(r#"{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway"}"#)), Ok(()));

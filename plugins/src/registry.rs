@@ -119,7 +119,7 @@ pub fn registry() -> Registry {
     r.register("NodeAffinity", |args, interner| Ok(Arc::new(NodeAffinity::new(args, interner)?)));
     r.register("InterPodAffinity", |args, _| Ok(Arc::new(InterPodAffinity::new(args)?)));
     r.register("DefaultPreemption", |args, _| Ok(Arc::new(DefaultPreemption::new(args)?)));
-    r.register("PodTopologySpread", |args, _| Ok(Arc::new(PodTopologySpread::new(args)?)));
+    r.register("PodTopologySpread", |args, interner| Ok(Arc::new(PodTopologySpread::new(args, interner)?)));
     r.register("NodeResourcesFit", |args, interner| Ok(Arc::new(NodeResourcesFit::new(args, interner)?)));
     r.register("NodeResourcesBalancedAllocation", |args, interner| Ok(Arc::new(NodeResourcesBalancedAllocation::new(args, interner)?)));
     for (name, plugin) in UNAVAILABLE {

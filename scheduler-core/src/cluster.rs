@@ -10,6 +10,7 @@ use crate::error::ModelError;
 use crate::intern::{Interner, Symbol, well_known};
 use crate::labels::Labels;
 use crate::node::{Node, NodeDef, NodeId, NodeInfo, PodId};
+use crate::owners::{ControllerDef, Owners, ServiceDef};
 use crate::pod::{Pod, PodDef};
 
 /// A pod bound to a node.
@@ -59,6 +60,16 @@ pub enum ClusterError {
     /// Two nodes with one name.
     #[error("node {0:?} already exists")]
     DuplicateNode(String),
+    /// A Service or controller definition was refused.
+    #[error("failed to add {kind} {name:?}: {source}")]
+    Object {
+        /// The object's kind.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+        /// The field error.
+        source: ModelError,
+    },
     /// A PodDisruptionBudget definition did not compile.
     #[error("failed to add PodDisruptionBudget {name:?}: {source}")]
     Budget {
@@ -129,6 +140,8 @@ pub struct Cluster {
     pdbs: Vec<PodDisruptionBudget>,
     /// How many bound pods have each priority.
     priorities: BTreeMap<i32, u32>,
+    /// Services and controllers, for default topology spreading.
+    owners: Owners,
 }
 
 fn implicit_namespace_labels(name: Symbol) -> Labels {
@@ -168,9 +181,29 @@ impl Cluster {
         &mut self.interner
     }
 
-    /// Compiles a pod definition against this cluster's interner.
+    /// Compiles a pod definition against this cluster's interner. The pod's default spreading selector comes from the Services and controllers added before.
     pub fn compile_pod(&mut self, def: &PodDef) -> Result<Pod, ModelError> {
-        Pod::compile(def, &mut self.interner)
+        let mut pod = Pod::compile(def, &mut self.interner)?;
+        if !self.owners.is_empty() {
+            pod.default_spread_selector = self.owners.default_selector(&def.namespace, &def.labels, def.owner.as_ref(), &mut self.interner);
+        }
+        Ok(pod)
+    }
+
+    /// Adds a Service: pods it selects, compiled from now on, get its selector in their default topology
+    /// spreading.
+    pub fn add_service(&mut self, def: &ServiceDef) -> Result<(), ClusterError> {
+        self.owners.add_service(def).map_err(|source| ClusterError::Object { kind: "Service", name: def.name.clone(), source })
+    }
+
+    /// Adds a ReplicationController, ReplicaSet or StatefulSet: pods it controls, compiled from now on, get
+    /// its selector in their default topology spreading.
+    pub fn add_controller(&mut self, def: &ControllerDef) -> Result<(), ClusterError> {
+        self.owners.add_controller(def, &mut self.interner).map_err(|source| ClusterError::Object {
+            kind: def.kind.as_str(),
+            name: def.name.clone(),
+            source,
+        })
     }
 
     /// Compiles and adds a node.

@@ -22,6 +22,7 @@ mod intern;
 mod labels;
 mod memo;
 mod node;
+mod owners;
 mod pod;
 mod preemption;
 mod profile;
@@ -53,6 +54,7 @@ pub use framework::{
 pub use intern::{Interner, Symbol, parse_go_int64, well_known};
 pub use labels::Labels;
 pub use node::{ImageDef, Node, NodeDef, NodeId, NodeInfo, PodId, TaintDef};
+pub use owners::{ControllerDef, ControllerKind, OwnerReferenceDef, ServiceDef};
 pub use pod::{
     ContainerDef, ContainerPortDef, DEFAULT_MEMORY_REQUEST, DEFAULT_MILLI_CPU_REQUEST, HostPort, NodeAffinityDef, Pod, PodDef,
     TolerationDef, normalized_image_name,
@@ -61,7 +63,9 @@ pub use preemption::{PostFilterHandle, SimulatedState};
 pub use profile::{MissingPlugin, Profile};
 pub use quantity::{Quantity, QuantityError, format_milli, format_units};
 pub use registry::{Lookup, PluginArgs, PluginFactory, Registry, UnavailablePlugin};
-pub use resources::{MAX_AMOUNT, ResourceKind, ResourceList, Resources, Scalars, is_dns1123_label, is_label_value, is_qualified_name};
+pub use resources::{
+    MAX_AMOUNT, ResourceKind, ResourceList, Resources, Scalars, is_dns1123_label, is_dns1123_subdomain, is_label_value, is_qualified_name,
+};
 pub use scheduler::{Diagnosis, FitError, NodeStatus, ScheduleError, ScheduleResult, Scheduler, num_feasible_nodes_to_find};
 pub use selector::{
     LabelOperator, LabelSelector, LabelSelectorDef, LabelSelectorRequirementDef, NodeFacts, NodeSelector, NodeSelectorDef,

@@ -6,9 +6,10 @@ use crate::affinity::{PodAffinity, PodAffinityDef};
 use crate::error::ModelError;
 use crate::intern::{Interner, Symbol, well_known};
 use crate::labels::Labels;
+use crate::owners::OwnerReferenceDef;
 use crate::quantity::Quantity;
 use crate::resources::{ResourceKind, ResourceList, Resources};
-use crate::selector::{NodeSelector, NodeSelectorDef, PreferredSchedulingTermDef, PreferredTerm};
+use crate::selector::{LabelSelector, NodeSelector, NodeSelectorDef, PreferredSchedulingTermDef, PreferredTerm};
 use crate::spread::{TopologySpreadConstraint, TopologySpreadConstraintDef};
 use crate::taint::{TaintEffect, Toleration, TolerationOperator};
 
@@ -119,6 +120,9 @@ pub struct PodDef {
     pub pod_affinity: Option<PodAffinityDef>,
     /// `spec.affinity.podAntiAffinity`.
     pub pod_anti_affinity: Option<PodAffinityDef>,
+    /// The controlling owner (`metadata.ownerReferences[]` with `controller: true`): where the selector
+    /// of default topology spreading comes from, with the Services selecting the pod.
+    pub owner: Option<OwnerReferenceDef>,
 }
 
 /// A host port a pod uses, after upstream's defaulting (empty IP → `0.0.0.0`, empty protocol → `TCP`).
@@ -181,6 +185,11 @@ pub struct Pod {
     pub topology_spread_constraints: Vec<TopologySpreadConstraint>,
     /// Inter-pod affinity and anti-affinity terms, `None` when the pod has none.
     pub affinity: Option<Box<PodAffinity>>,
+    /// The selector of default topology spread constraints (upstream `DefaultSelector`: the Services
+    /// selecting the pod and its controlling ReplicationController, ReplicaSet or StatefulSet), set by
+    /// [`crate::Cluster::compile_pod`] from the objects the cluster has then; `None` when it would have no
+    /// requirement.
+    pub default_spread_selector: Option<LabelSelector>,
 }
 
 impl Pod {
@@ -290,6 +299,7 @@ impl Pod {
             )?,
             affinity: PodAffinity::compile(def.pod_affinity.as_ref(), def.pod_anti_affinity.as_ref(), namespace, &def.labels, interner)?
                 .map(Box::new),
+            default_spread_selector: None,
         })
     }
 
@@ -320,6 +330,7 @@ impl Pod {
             scheduling_gates,
             topology_spread_constraints,
             affinity,
+            default_spread_selector,
         } = self;
         *namespace == other.namespace
             && *priority == other.priority
@@ -340,6 +351,7 @@ impl Pod {
             && *scheduling_gates == other.scheduling_gates
             && *topology_spread_constraints == other.topology_spread_constraints
             && *affinity == other.affinity
+            && *default_spread_selector == other.default_spread_selector
     }
 
     /// `<namespace>/<name>`.

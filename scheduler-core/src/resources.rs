@@ -94,7 +94,9 @@ pub fn is_label_value(s: &str) -> bool {
             && bytes.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.'))
 }
 
-fn is_dns1123_subdomain(s: &str) -> bool {
+/// Upstream `validation.IsDNS1123Subdomain` (most object names): at most 253 characters, dot-separated
+/// parts of lower-case alphanumerics or `-`, each starting and ending with an alphanumeric.
+pub fn is_dns1123_subdomain(s: &str) -> bool {
     !s.is_empty() && s.len() <= 253 && s.split('.').all(is_dns1123_part)
 }
 

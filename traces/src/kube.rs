@@ -14,8 +14,8 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
 use scheduler_core::{
     ContainerDef, ContainerPortDef, ImageDef, LabelOperator, LabelSelectorDef, LabelSelectorRequirementDef, NodeAffinityDef, NodeDef,
-    NodeInclusionPolicy, NodeSelectorDef, NodeSelectorOperator, NodeSelectorRequirementDef, NodeSelectorTermDef, PodAffinityDef,
-    PodAffinityTermDef, PodDef, PreferredSchedulingTermDef, TaintDef, TaintEffect, TolerationDef, TolerationOperator,
+    NodeInclusionPolicy, NodeSelectorDef, NodeSelectorOperator, NodeSelectorRequirementDef, NodeSelectorTermDef, OwnerReferenceDef,
+    PodAffinityDef, PodAffinityTermDef, PodDef, PreferredSchedulingTermDef, TaintDef, TaintEffect, TolerationDef, TolerationOperator,
     TopologySpreadConstraintDef, WeightedPodAffinityTermDef, WhenUnsatisfiable,
 };
 
@@ -178,9 +178,19 @@ pub fn pod_def(pod: &k8s::Pod) -> Result<(PodDef, PodFacts), FieldError> {
         topology_spread_constraints,
         pod_affinity,
         pod_anti_affinity,
+        owner: controller_of(&pod.metadata),
     };
     let phase = pod.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
     Ok((def, PodFacts { phase, unsupported }))
+}
+
+/// Upstream `metav1.GetControllerOf`: the first owner reference with `controller: true`.
+fn controller_of(metadata: &meta::ObjectMeta) -> Option<OwnerReferenceDef> {
+    metadata.owner_references.iter().flatten().find(|r| r.controller == Some(true)).map(|r| OwnerReferenceDef {
+        api_version: r.api_version.clone(),
+        kind: r.kind.clone(),
+        name: r.name.clone(),
+    })
 }
 
 /// A `metav1.LabelSelector`; an operator that is not one is an error naming its field, as the API server
@@ -494,6 +504,15 @@ pub fn pod_manifest(def: &PodDef) -> k8s::Pod {
             namespace: non_empty(&def.namespace),
             uid: non_empty(&def.uid),
             labels: map(&def.labels),
+            owner_references: def.owner.as_ref().map(|o| {
+                vec![meta::OwnerReference {
+                    api_version: o.api_version.clone(),
+                    kind: o.kind.clone(),
+                    name: o.name.clone(),
+                    controller: Some(true),
+                    ..meta::OwnerReference::default()
+                }]
+            }),
             ..Default::default()
         },
         spec: Some(k8s::PodSpec {

@@ -2,16 +2,17 @@
 //!
 //! ```text
 //! #simsched workload v1
-//! name,arrival,duration,cpu,memory,resources,priority,job,labels,namespace,scheduler
-//! web-0,0,300,500m,1Gi,,,,app=web,,
-//! train-0,12.5,,8,32Gi,nvidia.com/gpu=1,100,train,app=train;team=ml,ml,
+//! name,arrival,duration,cpu,memory,resources,priority,job,labels,namespace,scheduler,owner
+//! web-0,0,300,500m,1Gi,,,,app=web,,,ReplicaSet/web-5d8f
+//! train-0,12.5,,8,32Gi,nvidia.com/gpu=1,100,train,app=train;team=ml,ml,,
 //! ```
 //! The first line is the version marker; then a header row naming the columns, in any order. Required:
 //! `name` (unique), `arrival` (seconds from the start of the trace, at most 6 decimals), `cpu` and `memory`
 //! (Kubernetes quantities; an empty cell requests none). Optional: `duration` (seconds; empty = runs until
 //! the simulation ends), `resources` (`name=quantity;…`), `priority` (int32), `job` (pods with the same job
 //! name form one job), `labels` (`key=value;…`), `namespace` (default `default`), `scheduler`
-//! (`spec.schedulerName`). Rows are sorted by arrival.
+//! (`spec.schedulerName`), `owner` (the controlling owner as `Kind/name`, one of [`OWNER_KINDS`]). Rows are
+//! sorted by arrival.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -20,7 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use csv::ByteRecord;
-use scheduler_core::{PodDef, ResourceKind, is_label_value, is_qualified_name};
+use scheduler_core::{OwnerReferenceDef, PodDef, ResourceKind, is_dns1123_subdomain, is_label_value, is_qualified_name};
 
 use crate::csv_input::{CsvRows, Header, RowError, RowParser, SeenNames, cell, first_line_with, open_csv};
 use crate::error::TraceError;
@@ -32,8 +33,18 @@ use crate::workload::{Micros, PodArrival, WorkloadItem, WorkloadStream, format_s
 pub const MARKER: &str = "#simsched workload v1";
 
 /// Every column, in the order the writer uses.
-pub const COLUMNS: [&str; 11] =
-    ["name", "arrival", "duration", "cpu", "memory", "resources", "priority", "job", "labels", "namespace", "scheduler"];
+pub const COLUMNS: [&str; 12] =
+    ["name", "arrival", "duration", "cpu", "memory", "resources", "priority", "job", "labels", "namespace", "scheduler", "owner"];
+
+/// The owner kinds the `owner` column takes, with their API versions.
+pub const OWNER_KINDS: [(&str, &str); 6] = [
+    ("ReplicaSet", "apps/v1"),
+    ("StatefulSet", "apps/v1"),
+    ("DaemonSet", "apps/v1"),
+    ("ReplicationController", "v1"),
+    ("Job", "batch/v1"),
+    ("PodGroup", "scheduling.x-k8s.io/v1alpha1"),
+];
 
 const REQUIRED_COLUMNS: [&str; 4] = ["name", "arrival", "cpu", "memory"];
 
@@ -51,6 +62,7 @@ struct Columns {
     labels: Option<usize>,
     namespace: Option<usize>,
     scheduler: Option<usize>,
+    owner: Option<usize>,
 }
 
 impl Columns {
@@ -77,6 +89,7 @@ impl Columns {
             labels: header.find("labels"),
             namespace: header.find("namespace"),
             scheduler: header.find("scheduler"),
+            owner: header.find("owner"),
         })
     }
 }
@@ -209,6 +222,7 @@ impl NativeParser {
             cell_of(columns.labels),
             cell_of(columns.namespace),
             cell_of(columns.scheduler),
+            cell_of(columns.owner),
         ];
         let hash = ShapeCache::hash(&cells);
         if let Some(spec) = self.shapes.get(hash, &cells) {
@@ -294,7 +308,36 @@ fn build_shape(record: &ByteRecord, line: u64, columns: &Columns) -> Result<PodD
     if let Some(idx) = columns.scheduler {
         def.scheduler_name = cell(record, idx, line, "scheduler")?.to_string();
     }
+    if let Some(idx) = columns.owner {
+        let text = cell(record, idx, line, "owner")?;
+        if !text.is_empty() {
+            def.owner = Some(parse_owner(text).map_err(|m| RowError::cell(line, idx, "owner", m))?);
+        }
+    }
     Ok(def)
+}
+
+/// An `owner` cell, `Kind/name`.
+fn parse_owner(text: &str) -> Result<OwnerReferenceDef, String> {
+    let kinds = || OWNER_KINDS.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ");
+    let Some((kind, name)) = text.split_once('/') else {
+        return Err(format!("expected Kind/name, such as ReplicaSet/web-5d8f, got {text:?}"));
+    };
+    let Some((_, api_version)) = OWNER_KINDS.iter().find(|(k, _)| *k == kind) else {
+        return Err(format!("unknown owner kind {kind:?}: expected one of {}", kinds()));
+    };
+    if !is_dns1123_subdomain(name) {
+        return Err(format!("owner name {name:?} is not a valid object name (lower case letters, digits, '-' and '.')"));
+    }
+    Ok(OwnerReferenceDef { api_version: api_version.to_string(), kind: kind.to_string(), name: name.to_string() })
+}
+
+/// The `owner` cell of `owner`, or why it cannot be written.
+fn owner_cell(owner: &OwnerReferenceDef) -> Result<String, String> {
+    match OWNER_KINDS.iter().find(|(k, v)| *k == owner.kind && *v == owner.api_version) {
+        Some(_) if !owner.name.contains('/') => Ok(format!("{}/{}", owner.kind, owner.name)),
+        _ => Err(format!("owner {}/{} of API version {}", owner.kind, owner.name, owner.api_version)),
+    }
 }
 
 /// Writes pods as a native workload file, in the order given (which must be time order). A DAG job or a
@@ -308,7 +351,7 @@ pub fn write_native(items: impl IntoIterator<Item = WorkloadItem>, path: &Path) 
     let mut writer = csv::Writer::from_writer(file);
     writer.write_record(COLUMNS).map_err(csv_error)?;
     let mut previous_time: Micros = 0;
-    let mut last_shape: Option<(Arc<PodDef>, [String; 7])> = None;
+    let mut last_shape: Option<(Arc<PodDef>, [String; 8])> = None;
     for item in items {
         let pod = match item {
             WorkloadItem::Pod(pod) => pod,
@@ -345,19 +388,32 @@ pub fn write_native(items: impl IntoIterator<Item = WorkloadItem>, path: &Path) 
         let Some((_, cells)) = &last_shape else { continue };
         let arrival = format_seconds(pod.time);
         let duration = pod.duration.map(format_seconds).unwrap_or_default();
-        let [cpu, memory, resources, priority, labels, namespace, scheduler] = cells;
+        let [cpu, memory, resources, priority, labels, namespace, scheduler, owner] = cells;
         let job = pod.job.as_deref().unwrap_or("");
         writer
-            .write_record([pod.name.as_str(), &arrival, &duration, cpu, memory, resources, priority, job, labels, namespace, scheduler])
+            .write_record([
+                pod.name.as_str(),
+                &arrival,
+                &duration,
+                cpu,
+                memory,
+                resources,
+                priority,
+                job,
+                labels,
+                namespace,
+                scheduler,
+                owner,
+            ])
             .map_err(csv_error)?;
     }
     let mut file = writer.into_inner().map_err(|e| io_error(std::io::Error::other(e.to_string())))?;
     file.flush().map_err(io_error)
 }
 
-/// The cells cpu, memory, resources, priority, labels, namespace and scheduler of a pod, or what the
+/// The cells cpu, memory, resources, priority, labels, namespace, scheduler and owner of a pod, or what the
 /// format cannot hold.
-fn shape_cells(spec: &PodDef) -> Result<[String; 7], String> {
+fn shape_cells(spec: &PodDef) -> Result<[String; 8], String> {
     let mut unsupported = Vec::new();
     let mut note = |present: bool, what: &str| {
         if present {
@@ -388,6 +444,7 @@ fn shape_cells(spec: &PodDef) -> Result<[String; 7], String> {
         topology_spread_constraints,
         pod_affinity,
         pod_anti_affinity,
+        owner,
     } = spec;
     note(containers.len() != 1, "not exactly one container");
     if let Some(container) = containers.first() {
@@ -430,6 +487,13 @@ fn shape_cells(spec: &PodDef) -> Result<[String; 7], String> {
         }
         labels.push(format!("{key}={value}"));
     }
+    let owner = match owner {
+        None => String::new(),
+        Some(o) => owner_cell(o).unwrap_or_else(|what| {
+            unsupported.push(what);
+            String::new()
+        }),
+    };
     if !unsupported.is_empty() {
         return Err(unsupported.join(", "));
     }
@@ -442,5 +506,6 @@ fn shape_cells(spec: &PodDef) -> Result<[String; 7], String> {
         labels.join(";"),
         namespace,
         spec.scheduler_name.clone(),
+        owner,
     ])
 }

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use scheduler_core::{ContainerDef, PodDef};
+use scheduler_core::{ContainerDef, OwnerReferenceDef, PodDef};
 use traces::{PodArrival, ReadOptions, WorkloadFormat, WorkloadItem};
 
 use super::{pods, read_workload, scratch, scratch_file};
@@ -68,7 +68,7 @@ fn errors_name_line_and_column() {
         ("#simsched workload v1\n", "line 2: expected a header row, found the end of the file"),
         (
             "#simsched workload v1\nname,arrival,cpu,memory,gpu\n",
-            "line 2 column 5 (gpu): unknown column \"gpu\": valid columns are name, arrival, duration, cpu, memory, resources, priority, job, labels, namespace, scheduler",
+            "line 2 column 5 (gpu): unknown column \"gpu\": valid columns are name, arrival, duration, cpu, memory, resources, priority, job, labels, namespace, scheduler, owner",
         ),
         ("#simsched workload v1\nname,arrival,cpu,memory,cpu\n", "line 2 column 5 (cpu): column \"cpu\" appears twice"),
         ("#simsched workload v1\nname,arrival,cpu\n", "line 2: missing column \"memory\": required columns are name, arrival, cpu, memory"),
@@ -121,6 +121,18 @@ fn errors_name_line_and_column() {
         (
             "#simsched workload v1\nname,arrival,cpu,memory,priority\na,0,1,1Gi,high\n",
             "line 3 column 5 (priority): expected an int32 priority, got \"high\"",
+        ),
+        (
+            "#simsched workload v1\nname,arrival,cpu,memory,owner\na,0,1,1Gi,web-1\n",
+            "line 3 column 5 (owner): expected Kind/name, such as ReplicaSet/web-5d8f, got \"web-1\"",
+        ),
+        (
+            "#simsched workload v1\nname,arrival,cpu,memory,owner\na,0,1,1Gi,Deployment/web\n",
+            "line 3 column 5 (owner): unknown owner kind \"Deployment\": expected one of ReplicaSet, StatefulSet, DaemonSet, ReplicationController, Job, PodGroup",
+        ),
+        (
+            "#simsched workload v1\nname,arrival,cpu,memory,owner\na,0,1,1Gi,ReplicaSet/Web\n",
+            "line 3 column 5 (owner): owner name \"Web\" is not a valid object name (lower case letters, digits, '-' and '.')",
         ),
         (
             "#simsched workload v1\nname,arrival,cpu,memory,labels\na,0,1,1Gi,app\n",
@@ -232,6 +244,7 @@ fn writer_round_trip() {
     gpu.priority = Some(-5);
     gpu.namespace = "ml".into();
     gpu.scheduler_name = "other".into();
+    gpu.owner = Some(OwnerReferenceDef { api_version: "batch/v1".into(), kind: "Job".into(), name: "train".into() });
     let gpu = Arc::new(gpu);
     let items = vec![
         arrival(0, "web,0", &web, Some(300_000_000), None),
@@ -243,8 +256,8 @@ fn writer_round_trip() {
     let read = read_workload(&path, None, &ReadOptions::default()).unwrap();
     same_pods(&read, &items);
     let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.starts_with(HEADER), "{text}");
-    assert!(text.contains("train,2.5,0.000001,8,32Gi,nvidia.com/gpu=1;ephemeral-storage=10Gi,-5,j,,ml,other\n"), "{text}");
+    assert!(text.starts_with(HEADER.replace("scheduler\n", "scheduler,owner\n").as_str()), "{text}");
+    assert!(text.contains("train,2.5,0.000001,8,32Gi,nvidia.com/gpu=1;ephemeral-storage=10Gi,-5,j,,ml,other,Job/train\n"), "{text}");
 }
 
 #[test]
