@@ -75,7 +75,11 @@ pub fn run(args: &Args) -> Result<()> {
     };
     let input = traces::read_cluster(&args.cluster).context("failed to load the cluster")?;
     let mut cluster = traces::build_cluster(&input, &args.cluster).context("failed to load the cluster")?;
-    let (pod_def, facts) = traces::read_pod(&args.pod).context("failed to load the pod")?;
+    let (mut pod_def, facts) = traces::read_pod(&args.pod).context("failed to load the pod")?;
+    facts
+        .admit(&mut pod_def, &input.priority_classes)
+        .map_err(|(field, message)| anyhow::anyhow!("{}: {field}: {message}", args.pod.display()))
+        .context("failed to load the pod")?;
     let pod = cluster
         .compile_pod(&pod_def)
         .map_err(|e| anyhow::anyhow!("{}: {}: {}", args.pod.display(), e.field, e.message))

@@ -5,13 +5,18 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use k8s_openapi::api::core::v1 as k8s;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::de::DeserializeOwned;
 
-use scheduler_core::{Cluster, ClusterError, NodeDef, PodDef};
+use scheduler_core::{
+    Cluster, ClusterError, ControllerDef, ControllerKind, IntOrPercent, LabelSelectorDef, NodeDef, PodDef, PodDisruptionBudgetDef,
+    ServiceDef,
+};
 
 use crate::compact::CompactCluster;
 use crate::error::TraceError;
-use crate::kube::{PodFacts, node_def, pod_def};
+use crate::kube::{PodFacts, label_selector, node_def, pod_def};
+use crate::priority::{PriorityClasses, priority_class_def};
 
 /// A definition with where it came from in its file (`items[3]`, `document 2`, `nodeGroups[0]`).
 #[derive(Clone, Debug)]
@@ -31,8 +36,18 @@ pub struct ClusterInput {
     pub pods: Vec<Located<PodDef>>,
     /// Namespaces (their labels are what pod affinity's `namespaceSelector` selects).
     pub namespaces: Vec<Located<NamespaceDef>>,
+    /// Services (their selectors give pods their default topology spreading).
+    pub services: Vec<Located<ServiceDef>>,
+    /// ReplicationControllers, ReplicaSets and StatefulSets (likewise, for the pods they control).
+    pub controllers: Vec<Located<ControllerDef>>,
+    /// PodDisruptionBudgets (preemption prefers victims whose budgets allow their disruption).
+    pub pdbs: Vec<Located<PodDisruptionBudgetDef>>,
+    /// PriorityClasses, with the system ones: what resolves a pod's `priorityClassName`.
+    pub priority_classes: PriorityClasses,
     /// What the file held that is not part of the cluster's state.
     pub skipped: Skipped,
+    /// The bound pods' priority class names and preemption policies, admitted once every class is read.
+    admissions: Vec<(usize, PodFacts)>,
 }
 
 /// A `v1.Namespace`: its name and labels.
@@ -51,7 +66,7 @@ pub struct Skipped {
     pub unbound_pods: usize,
     /// Pods in phase `Succeeded` or `Failed`: the scheduler does not count them.
     pub finished_pods: usize,
-    /// Objects of other kinds, by kind.
+    /// Objects of other kinds, by kind (Deployments, ConfigMaps, …: nothing the scheduler reads).
     pub other_kinds: BTreeMap<String, usize>,
 }
 
@@ -206,6 +221,12 @@ pub fn parse_cluster(text: &str, path: &Path) -> Result<ClusterInput, TraceError
             }
         }
     }
+    for (idx, facts) in std::mem::take(&mut input.admissions) {
+        let pod = &mut input.pods[idx];
+        facts
+            .admit(&mut pod.def, &input.priority_classes)
+            .map_err(|(field, message)| TraceError::new(path, format!("{}.{field}", pod.origin), message))?;
+    }
     Ok(input)
 }
 
@@ -239,8 +260,87 @@ fn add_object(input: &mut ClusterInput, kind: &str, value: serde_json::Value, or
             } else if facts.phase == "Succeeded" || facts.phase == "Failed" {
                 input.skipped.finished_pods += 1;
             } else {
+                input.admissions.push((input.pods.len(), facts));
                 input.pods.push(Located { origin: origin.to_string(), def });
             }
+        }
+        "Service" => {
+            let service: k8s::Service = object(value, origin, path)?;
+            let def = ServiceDef {
+                namespace: service.metadata.namespace.unwrap_or_default(),
+                name: required_name(service.metadata.name, origin, path)?,
+                selector: service.spec.and_then(|s| s.selector).map(|m| m.into_iter().collect()),
+            };
+            input.services.push(Located { origin: origin.to_string(), def });
+        }
+        "ReplicationController" => {
+            let rc: k8s::ReplicationController = object(value, origin, path)?;
+            let spec = rc.spec.unwrap_or_default();
+            // The API server defaults an absent selector to the pod template's labels.
+            let selector = spec.selector.or_else(|| spec.template.and_then(|t| t.metadata).and_then(|m| m.labels));
+            let def = ControllerDef {
+                kind: ControllerKind::ReplicationController,
+                namespace: rc.metadata.namespace.unwrap_or_default(),
+                name: required_name(rc.metadata.name, origin, path)?,
+                selector: selector.map(|m| LabelSelectorDef { match_labels: m.into_iter().collect(), match_expressions: Vec::new() }),
+            };
+            input.controllers.push(Located { origin: origin.to_string(), def });
+        }
+        "ReplicaSet" | "StatefulSet" => {
+            let (kind, metadata, selector) = if kind == "ReplicaSet" {
+                let rs: k8s_openapi::api::apps::v1::ReplicaSet = object(value, origin, path)?;
+                (ControllerKind::ReplicaSet, rs.metadata, rs.spec.map(|s| s.selector))
+            } else {
+                let ss: k8s_openapi::api::apps::v1::StatefulSet = object(value, origin, path)?;
+                (ControllerKind::StatefulSet, ss.metadata, ss.spec.map(|s| s.selector))
+            };
+            let selector = selector
+                .map(|s| label_selector(&s, "spec.selector"))
+                .transpose()
+                .map_err(|(field, message)| TraceError::new(path, format!("{origin}.{field}"), message))?;
+            let def = ControllerDef {
+                kind,
+                namespace: metadata.namespace.unwrap_or_default(),
+                name: required_name(metadata.name, origin, path)?,
+                selector,
+            };
+            input.controllers.push(Located { origin: origin.to_string(), def });
+        }
+        "PodDisruptionBudget" => {
+            let pdb: k8s_openapi::api::policy::v1::PodDisruptionBudget = object(value, origin, path)?;
+            let spec = pdb.spec.unwrap_or_default();
+            let int_or_percent = |v: Option<IntOrString>, field: &str| -> Result<Option<IntOrPercent>, TraceError> {
+                match v {
+                    None => Ok(None),
+                    Some(IntOrString::Int(n)) => Ok(Some(IntOrPercent::Int(n))),
+                    Some(IntOrString::String(s)) => IntOrPercent::parse_percent(&s).map(Some).ok_or_else(|| {
+                        TraceError::new(
+                            path,
+                            format!("{origin}.spec.{field}"),
+                            format!("Invalid value: {s:?}: must be an integer or percentage (e.g '5%')"),
+                        )
+                    }),
+                }
+            };
+            let def = PodDisruptionBudgetDef {
+                namespace: pdb.metadata.namespace.unwrap_or_default(),
+                name: required_name(pdb.metadata.name, origin, path)?,
+                selector: spec
+                    .selector
+                    .map(|s| label_selector(&s, "spec.selector"))
+                    .transpose()
+                    .map_err(|(field, message)| TraceError::new(path, format!("{origin}.{field}"), message))?,
+                min_available: int_or_percent(spec.min_available, "minAvailable")?,
+                max_unavailable: int_or_percent(spec.max_unavailable, "maxUnavailable")?,
+                disruptions_allowed: pdb.status.as_ref().and_then(|s| s.disruptions_allowed),
+                disrupted_pods: pdb.status.and_then(|s| s.disrupted_pods).map(|m| m.into_keys().collect()).unwrap_or_default(),
+            };
+            input.pdbs.push(Located { origin: origin.to_string(), def });
+        }
+        "PriorityClass" => {
+            let pc: k8s_openapi::api::scheduling::v1::PriorityClass = object(value, origin, path)?;
+            let def = priority_class_def(&pc).map_err(|(field, message)| TraceError::new(path, format!("{origin}.{field}"), message))?;
+            input.priority_classes.add(def).map_err(|(field, message)| TraceError::new(path, format!("{origin}.{field}"), message))?;
         }
         "Namespace" => {
             let ns: k8s::Namespace = object(value, origin, path)?;
@@ -266,11 +366,30 @@ fn add_object(input: &mut ClusterInput, kind: &str, value: serde_json::Value, or
     Ok(())
 }
 
+fn required_name(name: Option<String>, origin: &str, path: &Path) -> Result<String, TraceError> {
+    name.filter(|n| !n.is_empty()).ok_or_else(|| TraceError::new(path, format!("{origin}.metadata.name"), "Required value"))
+}
+
 /// Builds a cluster from what a file holds; errors name the file and the object.
 pub fn build_cluster(input: &ClusterInput, path: &Path) -> Result<Cluster, TraceError> {
     let mut cluster = Cluster::new();
     for ns in &input.namespaces {
         cluster.add_namespace(&ns.def.name, &ns.def.labels);
+    }
+    let object_error = |origin: &str, e: ClusterError| match e {
+        ClusterError::Object { source, .. } | ClusterError::Budget { source, .. } => {
+            TraceError::new(path, format!("{origin}.{}", source.field), source.message)
+        }
+        other => TraceError::new(path, origin, other.to_string()),
+    };
+    for s in &input.services {
+        cluster.add_service(&s.def).map_err(|e| object_error(&s.origin, e))?;
+    }
+    for c in &input.controllers {
+        cluster.add_controller(&c.def).map_err(|e| object_error(&c.origin, e))?;
+    }
+    for b in &input.pdbs {
+        cluster.add_pdb(&b.def).map_err(|e| object_error(&b.origin, e))?;
     }
     for n in &input.nodes {
         cluster.add_node(&n.def).map_err(|e| match e {

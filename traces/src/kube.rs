@@ -74,6 +74,21 @@ pub struct PodFacts {
     pub phase: String,
     /// Scheduling features the pod uses that need plugins simsched does not provide yet, by plugin.
     pub unsupported: Vec<(&'static str, &'static str)>,
+    /// `spec.priorityClassName`.
+    pub priority_class_name: String,
+    /// `spec.preemptionPolicy`: `Some(true)` for `Never`, `None` when absent.
+    pub preemption_policy_never: Option<bool>,
+}
+
+impl PodFacts {
+    /// Applies the Priority admission to `def` (this pod's definition) with `classes`; an error names the
+    /// field.
+    pub fn admit(&self, def: &mut PodDef, classes: &crate::PriorityClasses) -> Result<(), FieldError> {
+        let (priority, never_preempt) = classes.admit(&self.priority_class_name, def.priority, self.preemption_policy_never)?;
+        def.priority = priority;
+        def.never_preempt = never_preempt;
+        Ok(())
+    }
 }
 
 /// Converts a `v1.Pod`.
@@ -181,7 +196,13 @@ pub fn pod_def(pod: &k8s::Pod) -> Result<(PodDef, PodFacts), FieldError> {
         owner: controller_of(&pod.metadata),
     };
     let phase = pod.status.as_ref().and_then(|s| s.phase.clone()).unwrap_or_default();
-    Ok((def, PodFacts { phase, unsupported }))
+    let facts = PodFacts {
+        phase,
+        unsupported,
+        priority_class_name: spec.priority_class_name.clone().unwrap_or_default(),
+        preemption_policy_never: spec.preemption_policy.is_some().then_some(never_preempt),
+    };
+    Ok((def, facts))
 }
 
 /// Upstream `metav1.GetControllerOf`: the first owner reference with `controller: true`.
@@ -195,7 +216,7 @@ fn controller_of(metadata: &meta::ObjectMeta) -> Option<OwnerReferenceDef> {
 
 /// A `metav1.LabelSelector`; an operator that is not one is an error naming its field, as the API server
 /// words it.
-fn label_selector(sel: &meta::LabelSelector, field: &str) -> Result<LabelSelectorDef, FieldError> {
+pub(crate) fn label_selector(sel: &meta::LabelSelector, field: &str) -> Result<LabelSelectorDef, FieldError> {
     let match_expressions = sel
         .match_expressions
         .iter()

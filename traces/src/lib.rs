@@ -18,6 +18,7 @@ pub mod generate;
 pub mod kube;
 pub mod native;
 pub mod openb;
+pub mod priority;
 mod shape;
 pub mod workload;
 pub mod workload_yaml;
@@ -31,6 +32,7 @@ pub use format::{Alibaba2018Options, ReadOptions, WorkloadFormat, open_workload}
 pub use generate::{Arrival, DurationDist, GenerateOptions, GeneratedPods, generate};
 pub use kube::PodFacts;
 pub use native::write_native;
+pub use priority::{PriorityClassDef, PriorityClasses};
 pub use workload::{
     DagJob, DagTask, MAX_MICROS, MICROS_PER_SECOND, Micros, NodeEvent, PodArrival, WorkloadItem, WorkloadStream, format_seconds,
     parse_seconds,

@@ -4,6 +4,8 @@
 //! ```yaml
 //! apiVersion: simsched/v1
 //! kind: Workload
+//! priorityClasses:      # scheduling.k8s.io/v1 PriorityClasses the templates' priorityClassName refer to
+//! - {metadata: {name: batch}, value: -10, preemptionPolicy: Never}
 //! templates:            # v1 Pod manifests (metadata and spec; apiVersion and kind optional)
 //!   web: {metadata: {labels: {app: web}}, spec: {containers: [{name: web, resources: {requests: {cpu: 500m, memory: 1Gi}}}]}}
 //! pods:                 # count pods named web-0, web-1, … arriving every `every` seconds
@@ -36,6 +38,7 @@ use crate::cluster_file::{object, yaml_error, yaml_options};
 use crate::compact::{API_VERSION, CompactNode};
 use crate::error::TraceError;
 use crate::kube::{pod_def, pod_manifest};
+use crate::priority::{PriorityClasses, priority_class_def};
 use crate::shape::check_quantity;
 use crate::workload::{
     DagJob, DagTask, MAX_MICROS, MICROS_PER_SECOND, Micros, NodeEvent, PodArrival, WorkloadItem, WorkloadStream, format_seconds,
@@ -53,6 +56,8 @@ pub const MAX_YAML_PODS: usize = 10_000_000;
 struct WorkloadFile {
     api_version: String,
     kind: String,
+    #[serde(default)]
+    priority_classes: Vec<serde_json::Value>,
     #[serde(default)]
     templates: BTreeMap<String, Template>,
     #[serde(default)]
@@ -144,9 +149,17 @@ pub fn parse(text: &str, path: &Path) -> Result<Vec<WorkloadItem>, TraceError> {
     if file.kind != KIND {
         return Err(TraceError::new(path, "kind", format!("expected {KIND:?}, got {:?}", file.kind)));
     }
+    let mut classes = PriorityClasses::default();
+    for (idx, value) in file.priority_classes.iter().enumerate() {
+        let field = format!("priorityClasses[{idx}]");
+        let pc: k8s_openapi::api::scheduling::v1::PriorityClass = object(value.clone(), &field, path)?;
+        priority_class_def(&pc)
+            .and_then(|def| classes.add(def))
+            .map_err(|(f, message)| TraceError::new(path, format!("{field}.{f}"), message))?;
+    }
     let mut templates: HashMap<&str, Arc<PodDef>> = HashMap::new();
     for (name, template) in &file.templates {
-        templates.insert(name, Arc::new(template_def(name, template, path)?));
+        templates.insert(name, Arc::new(template_def(name, template, &classes, path)?));
     }
     let template_names = || {
         if file.templates.is_empty() {
@@ -316,7 +329,7 @@ fn seconds_to_micros(seconds: f64) -> Option<Micros> {
 
 /// A template's pod: the manifest converted as a pod file is, its quantities checked; its name is
 /// `metadata.name`, or the template's name.
-fn template_def(name: &str, template: &Template, path: &Path) -> Result<PodDef, TraceError> {
+fn template_def(name: &str, template: &Template, classes: &PriorityClasses, path: &Path) -> Result<PodDef, TraceError> {
     let field = format!("templates.{name}");
     if let Some(kind) = &template.kind
         && kind != "Pod"
@@ -336,7 +349,8 @@ fn template_def(name: &str, template: &Template, path: &Path) -> Result<PodDef, 
     metadata.entry("name").or_insert_with(|| serde_json::Value::String(name.to_string()));
     let manifest = serde_json::json!({"metadata": metadata, "spec": template.spec});
     let pod: k8s_openapi::api::core::v1::Pod = object(manifest, &field, path)?;
-    let (def, _) = pod_def(&pod).map_err(|(f, message)| TraceError::new(path, format!("{field}.{f}"), message))?;
+    let (mut def, facts) = pod_def(&pod).map_err(|(f, message)| TraceError::new(path, format!("{field}.{f}"), message))?;
+    facts.admit(&mut def, classes).map_err(|(f, message)| TraceError::new(path, format!("{field}.{f}"), message))?;
     let check_all = |pairs: &[(String, String)], list_field: String| -> Result<(), TraceError> {
         for (resource, quantity) in pairs {
             check_quantity(quantity, resource == "cpu").map_err(|m| TraceError::new(path, format!("{list_field}.{resource}"), m))?;

@@ -1,6 +1,7 @@
 //! Reading cluster, pod and workload files, the trace importers and the generator.
 
 mod alibaba2018;
+mod cluster_objects;
 mod compact_nodes;
 mod generate;
 mod native;
@@ -98,10 +99,10 @@ fn json_node_list_without_item_kinds_and_capacity_fallback() {
 
 #[test]
 fn multi_document_yaml_and_other_kinds() {
-    let yaml = "apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: s}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  nodeName: n1\n  containers: [{name: c, resources: {requests: {cpu: 1}}}]\n";
+    let yaml = "apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: s}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  nodeName: n1\n  containers: [{name: c, resources: {requests: {cpu: 1}}}]\n";
     let input = cluster(yaml).unwrap();
     assert_eq!((input.nodes.len(), input.pods.len()), (1, 1));
-    assert_eq!(input.skipped.summary().unwrap(), "1 Service object(s)");
+    assert_eq!(input.skipped.summary().unwrap(), "1 ConfigMap object(s)");
     assert_eq!(input.pods[0].def.containers[0].requests, [("cpu".to_string(), "1".to_string())]);
 }
 

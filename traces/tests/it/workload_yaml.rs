@@ -189,3 +189,46 @@ fn pod_manifests_convert_back_to_the_same_pod() {
         assert_eq!(back, expected);
     }
 }
+
+#[test]
+fn templates_take_their_priority_from_the_priority_classes_of_the_file() {
+    let text = "\
+apiVersion: simsched/v1
+kind: Workload
+priorityClasses:
+- {metadata: {name: batch}, value: -10, preemptionPolicy: Never}
+- {apiVersion: scheduling.k8s.io/v1, kind: PriorityClass, metadata: {name: serving}, value: 1000, globalDefault: true}
+templates:
+  batch: {metadata: {labels: {app: b}, ownerReferences: [{apiVersion: batch/v1, kind: Job, name: b, uid: u, controller: true}]}, spec: {priorityClassName: batch, containers: [{name: c}]}}
+  web: {spec: {containers: [{name: c}]}}
+  critical: {spec: {priorityClassName: system-node-critical, containers: [{name: c}]}}
+pods:
+- {name: b, template: batch, arrival: 0}
+- {name: w, template: web, arrival: 1}
+- {name: c, template: critical, arrival: 2}
+";
+    let items = parse(text).unwrap();
+    let got: Vec<_> = items
+        .iter()
+        .map(|item| match item {
+            WorkloadItem::Pod(p) => (p.spec.priority, p.spec.never_preempt, p.spec.owner.as_ref().map(|o| o.kind.clone())),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(got, [(Some(-10), true, Some("Job".to_string())), (Some(1000), false, None), (Some(2_000_001_000), false, None)]);
+    let unknown = text.replace("priorityClassName: batch", "priorityClassName: gold");
+    assert_eq!(
+        parse(&unknown).unwrap_err(),
+        "templates.batch.spec.priorityClassName: Forbidden: no PriorityClass with name gold was found"
+    );
+    let mismatch = text.replace("priorityClassName: batch,", "priorityClassName: batch, priority: 3,");
+    assert_eq!(
+        parse(&mismatch).unwrap_err(),
+        "templates.batch.spec.priority: Forbidden: the integer value of priority (3) must not be provided in pod spec; priority admission controller computed -10 from the given PriorityClass name"
+    );
+    let too_high = text.replace("value: 1000,", "value: 1000000001,");
+    assert_eq!(
+        parse(&too_high).unwrap_err(),
+        "priorityClasses[1].value: Forbidden: maximum allowed value of a user defined priority is 1000000000"
+    );
+}
