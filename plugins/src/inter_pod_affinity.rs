@@ -27,13 +27,14 @@ use std::hash::BuildHasher;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use foldhash::HashMap;
+
+use crate::tables::{Cursor, NodeTable};
 use serde::Deserialize;
 use smallvec::SmallVec;
 
 use scheduler_core::{
-    AffinityTerm, Cluster, ConfigError, CycleContext, ExtensionPoints, FilterPlugin, LabelSelector, Labels, MAX_NODE_SCORE, NodeId,
-    NodeInfo, Plugin, PluginArgs, Pod, PreFilterExtensions, PreFilterPlugin, PreFilterResult, PreScorePlugin, ScorePlugin, StateSlot,
-    Status, Symbol,
+    AffinityTerm, Cluster, ConfigError, CycleContext, ExtensionPoints, FilterPlugin, LabelSelector, Labels, MAX_NODE_SCORE, NodeInfo,
+    Plugin, PluginArgs, Pod, PreFilterExtensions, PreFilterPlugin, PreFilterResult, PreScorePlugin, ScorePlugin, StateSlot, Status, Symbol,
 };
 
 /// Upstream's Filter reason for a node failing the pod's required affinity.
@@ -164,73 +165,11 @@ impl PodMatcher {
     }
 }
 
-/// Where a table stands relative to the cluster.
-#[derive(Clone, Copy, Debug, Default)]
-struct Cursor {
-    /// The cluster's state generation the table was last brought up to (0: never).
-    state: u64,
-    /// The cluster's node-set generation then.
-    nodes: u64,
-}
-
-enum CatchUp<I> {
-    UpToDate,
-    Nodes(I),
-    Rebuild,
-}
-
-impl Cursor {
-    fn catch_up<'c>(&mut self, cluster: &'c Cluster) -> CatchUp<impl Iterator<Item = NodeId> + 'c> {
-        let same_nodes = self.nodes == cluster.nodes_generation() && self.state != 0;
-        let step = if same_nodes && self.state == cluster.state_generation() {
-            CatchUp::UpToDate
-        } else if let Some(changed) = cluster.nodes_changed_since(self.state).filter(|_| same_nodes) {
-            CatchUp::Nodes(changed)
-        } else {
-            CatchUp::Rebuild
-        };
-        self.state = cluster.state_generation();
-        self.nodes = cluster.nodes_generation();
-        step
-    }
-}
-
 fn adjust(map: &mut HashMap<Symbol, u32>, key: Symbol, delta: i64) {
     let entry = map.entry(key).or_insert(0);
     *entry = (i64::from(*entry) + delta) as u32;
     if *entry == 0 {
         map.remove(&key);
-    }
-}
-
-/// A table of per-node values derived from the nodes' pods, kept in step with the cluster.
-trait NodeTable {
-    fn cursor(&mut self) -> &mut Cursor;
-
-    /// Recomputes `node`'s value if the node changed since it was computed.
-    fn update(&mut self, cluster: &Cluster, node: &NodeInfo);
-
-    /// Forgets every value, before a full recount.
-    fn reset(&mut self);
-
-    /// Brings the table up to date: the nodes changed since it last looked, or all of them.
-    fn sync(&mut self, cluster: &Cluster) {
-        match self.cursor().catch_up(cluster) {
-            CatchUp::UpToDate => {}
-            CatchUp::Nodes(changed) => {
-                for id in changed {
-                    if let Some(node) = cluster.get_node(id) {
-                        self.update(cluster, node);
-                    }
-                }
-            }
-            CatchUp::Rebuild => {
-                self.reset();
-                for &id in cluster.node_order() {
-                    self.update(cluster, cluster.node(id));
-                }
-            }
-        }
     }
 }
 
@@ -944,7 +883,7 @@ mod tests {
     use super::*;
     use crate::testing::{HOST, World, ZONE};
     use scheduler_core::testing::{PodBuilder, affinity_term, node, pod};
-    use scheduler_core::{LabelSelectorDef, PodAffinityTermDef};
+    use scheduler_core::{LabelSelectorDef, NodeId, PodAffinityTermDef};
 
     fn plugin() -> Arc<dyn Plugin> {
         Arc::new(InterPodAffinity::default())

@@ -70,6 +70,7 @@ pub mod registry;
 pub mod scheduling_gates;
 pub mod shortest_job_first;
 pub mod shortest_remaining_job_first;
+mod tables;
 pub mod taint_toleration;
 #[cfg(test)]
 mod testing;

@@ -591,13 +591,21 @@ impl Cluster {
 
     /// Marks a bound pod as terminating because preemption evicts it; `false` if there is no such pod.
     pub fn set_terminating(&mut self, id: PodId) -> bool {
-        match self.pods.get_mut(id.index()).and_then(Option::as_mut) {
-            Some(bound) => {
-                bound.terminating = true;
-                true
-            }
-            None => false,
+        let Some(bound) = self.pods.get_mut(id.index()).and_then(Option::as_mut) else { return false };
+        if bound.terminating {
+            return true;
         }
+        bound.terminating = true;
+        // A state change of the node: PodTopologySpread stops counting the pod.
+        let node = bound.node;
+        if self.node_generation(node) != 0 {
+            let generation = crate::node::next_generation();
+            self.nodes[node.index()].generation = generation;
+            self.generations[node.index()] = generation;
+            self.state_generation = generation;
+            self.record_change(node);
+        }
+        true
     }
 
     /// Compiles and adds a PodDisruptionBudget.
