@@ -59,6 +59,14 @@ fn explain_unschedulable_golden() {
     golden("explain-unschedulable.txt", &stdout(&a));
 }
 
+/// Default topology spreading from a Service in the cluster file, and a PriorityClass resolved for the pod.
+#[test]
+fn explain_default_spread_golden() {
+    let dir = "traces/samples/default-spread";
+    let a = simsched(&["explain", "--cluster", &format!("{dir}/cluster.yaml"), "--pod", &format!("{dir}/pod.yaml")]).success();
+    golden("explain-default-spread.txt", &stdout(&a));
+}
+
 #[test]
 fn explain_score_all_nodes_golden() {
     let a = simsched(&["explain", "--cluster", CLUSTER, "--pod", POD, "--score-all-nodes"]).success();
