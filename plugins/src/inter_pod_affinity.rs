@@ -547,12 +547,11 @@ impl PreFilterPlugin for InterPodAffinity {
             index.terms.matching(TermKind::RequiredAnti, pod, &ns_labels).map(Counts::Group).collect();
         let mut s = FilterState { at: generations(cluster), existing_anti_affinity, ..FilterState::default() };
         let Some(affinity) = affinity.filter(|_| has_required) else {
-            // Upstream skips only when no pod has required anti-affinity; skipping also when none of their
-            // terms matches the pod gives the same verdicts, unless a nominated pod's term could (it is
-            // added to this state by AddPod).
-            let nominated_anti =
-                cluster.nominations().iter().any(|n| n.pod.affinity.as_ref().is_some_and(|a| !a.required_anti_affinity.is_empty()));
-            if s.existing_anti_affinity.is_empty() && !nominated_anti {
+            // Upstream skips when `existingAntiAffinityCounts` is empty: no existing pod's required
+            // anti-affinity term that matches the pod counts on a node with its key. Nominated pods do not
+            // count there (the Skip then also leaves their terms out of the nominated-pods pass, as upstream).
+            let no_counts = s.existing_anti_affinity.iter().all(|c| c.view(&index, s.at).is_none_or(|v| v.counts.is_empty()));
+            if no_counts {
                 return Status::skip().into();
             }
             state.put(s);
@@ -1255,11 +1254,30 @@ mod tests {
         p
     }
 
+    /// PreFilter (a Skip: every node passes), AddPod for each nominated pod of the cluster, then Filter.
+    fn filter_with_nominated(w: &World, plugin: Arc<dyn Plugin>, p: &Pod) -> Vec<String> {
+        let points = plugin.extension_points();
+        let cx = CycleContext::new(&w.cluster);
+        let mut state = StateSlot::default();
+        let pre = points.pre_filter.as_ref().unwrap().pre_filter(&cx, p, &mut state);
+        if pre.status.is_skip() {
+            return codes(&vec![Status::success(); w.nodes.len()]);
+        }
+        for n in w.cluster.nominations() {
+            let status = points.pre_filter_extensions.as_ref().unwrap().add_pod(&cx, p, &n.pod, w.cluster.node(n.node), &mut state);
+            assert!(status.is_success(), "{status}");
+        }
+        let filter = points.filter.unwrap();
+        let verdicts: Vec<Status> = w.nodes.iter().map(|&n| filter.filter(&cx, p, w.cluster.node(n), &state)).collect();
+        codes(&verdicts)
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(96))]
 
-        /// After any sequence of pod additions and removals, a plugin that kept its counts from cycle to
-        /// cycle decides exactly as upstream's from-scratch computation.
+        /// After any sequence of pod additions, removals and nominations, a plugin that kept its counts from
+        /// cycle to cycle decides exactly as upstream's from-scratch computation; nominated pods, added
+        /// through AddPod as the scheduler's two-pass filter does, count as if bound.
         #[test]
         fn remembered_counts_equal_a_recount(
             ops in proptest::collection::vec((0usize..6, proptest::prelude::any::<u8>(), 0u8..3, proptest::prelude::any::<bool>()), 1..50),
@@ -1279,7 +1297,28 @@ mod tests {
                     w.cluster.remove_pod(id);
                 } else {
                     let p = w.pod(random_pod(&format!("p{step}"), seed, &namespace));
-                    bound.push(w.cluster.add_pod(p, w.nodes[node_idx]));
+                    if seed % 5 == 0 && w.cluster.nominations().len() < 3 {
+                        w.cluster.nominate(p, w.nodes[node_idx]);
+                    } else {
+                        bound.push(w.cluster.add_pod(p, w.nodes[node_idx]));
+                    }
+                }
+                if !w.cluster.nominations().is_empty() {
+                    let incoming = w.pod(random_pod("incoming", seed.wrapping_mul(31).wrapping_add(7), &namespace));
+                    // Upstream's PreFilter skips (nominated pods aside) when the pod has no required term and
+                    // no existing pod's anti-affinity rejects a node; otherwise nominated pods count as bound.
+                    let has_required = incoming.affinity.as_ref().is_some_and(|a| !a.required_affinity.is_empty() || !a.required_anti_affinity.is_empty());
+                    let (bound_only, _) = reference(&w.cluster, &w.nodes, &incoming, hard_weight);
+                    let skipped = !has_required && bound_only.iter().all(Status::is_success);
+                    let mut with_nominated = w.cluster.clone();
+                    if !skipped {
+                        for n in w.cluster.nominations() {
+                            with_nominated.add_pod(n.pod.clone(), n.node);
+                        }
+                    }
+                    let (want, _) = reference(&with_nominated, &w.nodes, &incoming, hard_weight);
+                    proptest::prop_assert_eq!(filter_with_nominated(&w, kept.clone(), &incoming), codes(&want), "nominated, step {}", step);
+                    continue;
                 }
                 let incoming = w.pod(random_pod("incoming", seed.wrapping_mul(31).wrapping_add(7), &namespace));
                 let (want_filter, want_scores) = reference(&w.cluster, &w.nodes, &incoming, hard_weight);
