@@ -361,6 +361,19 @@ struct DomainKey {
     missing_as_empty: bool,
 }
 
+impl DomainKey {
+    /// What constraint `s` of `pod` counts, over the nodes having every key of `required`.
+    fn of(pod: &Pod, s: Spread<'_>, required: &SmallVec<[Symbol; 2]>, missing_as_empty: bool) -> DomainKey {
+        DomainKey {
+            namespace: pod.namespace,
+            selector: s.selector.clone(),
+            key: s.c.topology_key,
+            required: required.clone(),
+            missing_as_empty,
+        }
+    }
+}
+
 /// Per-domain totals kept in step with the cluster's pods, so that a cycle costs the nodes that changed
 /// since the last one plus the domains it reads, not a visit of every node.
 #[derive(Debug)]
@@ -532,14 +545,7 @@ impl PreFilterPlugin for PodTopologySpread {
         let mut constraints = Vec::with_capacity(hard.len());
         for &(index, s) in &hard {
             if every_node_counts(s.c, pod) {
-                let what = DomainKey {
-                    namespace: pod.namespace,
-                    selector: s.selector.clone(),
-                    key: s.c.topology_key,
-                    required: required.clone(),
-                    missing_as_empty: false,
-                };
-                let (counts, min) = self.domains.totals(cx.cluster, what);
+                let (counts, min) = self.domains.totals(cx.cluster, DomainKey::of(pod, s, &required, false));
                 constraints.push(HardConstraint { index, counts, min });
                 continue;
             }
@@ -693,14 +699,7 @@ impl PreScorePlugin for PodTopologySpread {
                 continue;
             }
             if every_node_counts(s.c, pod) {
-                let what = DomainKey {
-                    namespace: pod.namespace,
-                    selector: s.selector.clone(),
-                    key: s.c.topology_key,
-                    required: required.clone(),
-                    missing_as_empty: !require_all,
-                };
-                let (totals, _) = self.domains.totals(cx.cluster, what);
+                let (totals, _) = self.domains.totals(cx.cluster, DomainKey::of(pod, *s, &required, !require_all));
                 for (value, total) in counts[i].iter_mut() {
                     *total = totals.get(value).copied().unwrap_or(0);
                 }
