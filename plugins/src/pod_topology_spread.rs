@@ -501,7 +501,14 @@ impl DomainTables {
         if tables.len() >= SELECTORS_REMEMBERED && !tables.contains_key(&what) {
             tables.clear();
         }
-        let table = tables.entry(what.clone()).or_insert_with(|| DomainTable::new(what));
+        // The key moves into the lookup; it is cloned only for a new table.
+        let table = match tables.entry(what) {
+            std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::hash_map::Entry::Vacant(entry) => {
+                let what = entry.key().clone();
+                entry.insert(DomainTable::new(what))
+            }
+        };
         table.sync(cluster);
         (table.counts.clone(), table.min())
     }
