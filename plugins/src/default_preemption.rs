@@ -229,6 +229,23 @@ impl PostFilterPlugin for DefaultPreemption {
     }
 }
 
+/// The victims preemption would evict on one node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeVictims {
+    /// The victims, most important first.
+    pub pods: Vec<PodId>,
+    /// How many of them are evicted against a PodDisruptionBudget.
+    pub pdb_violations: usize,
+}
+
+/// Upstream `SelectVictimsOnNode` on its own, for a caller handed candidate nodes (a scheduler extender's
+/// preempt verb): the victims on `node`, or the status that rules the node out.
+pub fn victims_on_node(handle: &PostFilterHandle<'_, '_>, pod: &Pod, node: NodeId) -> Result<NodeVictims, Status> {
+    let cluster = handle.cluster();
+    let allowed: Vec<i32> = (0..cluster.pdbs().len()).map(|i| cluster.disruptions_allowed(i)).collect();
+    select_victims(handle, pod, node, &allowed).map(|c| NodeVictims { pods: c.victims, pdb_violations: c.pdb_violations })
+}
+
 /// Upstream `PodEligibleToPreemptOthers`.
 fn eligible(handle: &PostFilterHandle<'_, '_>, pod: &Pod) -> Result<(), &'static str> {
     if pod.never_preempt {

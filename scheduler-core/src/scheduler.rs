@@ -26,6 +26,9 @@ use crate::profile::Profile;
 use crate::registry::Registry;
 use crate::status::{Code, Status};
 
+mod given_nodes;
+pub use given_nodes::{NodeScores, NodeVerdicts};
+
 /// Upstream `minFeasibleNodesToFind`.
 pub const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;
 /// Upstream `minFeasibleNodesPercentageToFind`.
