@@ -324,7 +324,7 @@ pub fn decode<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, DecodeError> 
 
 /// A request body that is not the expected JSON.
 #[derive(Debug, thiserror::Error)]
-#[error("{}{source}", if path.is_empty() || path == "." { String::new() } else { format!("{path}: ") })]
+#[error("{}{source}", if path.is_empty() { String::new() } else { format!("{path}: ") })]
 pub struct DecodeError {
     /// The field path (`NodeNames[2]`), empty at the top.
     pub path: String,
@@ -334,6 +334,8 @@ pub struct DecodeError {
 
 impl DecodeError {
     fn new(path: String, source: serde_json::Error) -> DecodeError {
+        // serde_path_to_error writes `.` for the top level and `?` where it lost track (at end of input).
+        let path = if path == "." || path == "?" { String::new() } else { path };
         DecodeError { path, source }
     }
 }

@@ -9,6 +9,7 @@ mod policies;
 mod prefetch;
 mod progress;
 mod run;
+mod serve;
 mod setup;
 mod table;
 
@@ -41,6 +42,9 @@ enum Command {
     /// Convert a trace (openb, Alibaba 2018) into the native formats
     #[command(long_about = import::LONG_ABOUT, after_help = import::EXAMPLES)]
     Import(import::Args),
+    /// Serve the plugins to a kube-scheduler as an HTTP scheduler extender
+    #[command(long_about = serve::LONG_ABOUT, after_help = serve::EXAMPLES)]
+    Serve(serve::Args),
     /// List the built-in policies and queue orders, or print one's configuration
     #[command(long_about = policies::LONG_ABOUT, after_help = policies::EXAMPLES)]
     Policies(policies::Args),
@@ -55,6 +59,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => generate::run(&args),
         Command::Import(args) => import::run(&args),
         Command::Policies(args) => policies::run(&args),
+        Command::Serve(args) => serve::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,17 +5,16 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use k8s_openapi::api::core::v1 as k8s;
-use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::de::DeserializeOwned;
 
-use scheduler_core::{
-    Cluster, ClusterError, ControllerDef, ControllerKind, IntOrPercent, LabelSelectorDef, NodeDef, PodDef, PodDisruptionBudgetDef,
-    ServiceDef,
-};
+use scheduler_core::{Cluster, ClusterError, ControllerDef, NodeDef, PodDef, PodDisruptionBudgetDef, ServiceDef};
 
 use crate::compact::CompactCluster;
 use crate::error::TraceError;
-use crate::kube::{PodFacts, label_selector, node_def, pod_def};
+use crate::kube::{
+    NamespaceDef, PodFacts, namespace_def, node_def, pdb_def, pod_def, replica_set_def, replication_controller_def, service_def,
+    stateful_set_def,
+};
 use crate::priority::{PriorityClasses, priority_class_def};
 
 /// A definition with where it came from in its file (`items[3]`, `document 2`, `nodeGroups[0]`).
@@ -48,15 +47,6 @@ pub struct ClusterInput {
     pub skipped: Skipped,
     /// The bound pods' priority class names and preemption policies, admitted once every class is read.
     admissions: Vec<(usize, PodFacts)>,
-}
-
-/// A `v1.Namespace`: its name and labels.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct NamespaceDef {
-    /// `metadata.name`.
-    pub name: String,
-    /// `metadata.labels`.
-    pub labels: Vec<(String, String)>,
 }
 
 /// Objects read but not part of the scheduler's view of the cluster.
@@ -266,75 +256,21 @@ fn add_object(input: &mut ClusterInput, kind: &str, value: serde_json::Value, or
         }
         "Service" => {
             let service: k8s::Service = object(value, origin, path)?;
-            let def = ServiceDef {
-                namespace: service.metadata.namespace.unwrap_or_default(),
-                name: required_name(service.metadata.name, origin, path)?,
-                selector: service.spec.and_then(|s| s.selector).map(|m| m.into_iter().collect()),
-            };
+            let def = service_def(&service).map_err(|(field, message)| TraceError::new(path, format!("{origin}.{field}"), message))?;
             input.services.push(Located { origin: origin.to_string(), def });
         }
-        "ReplicationController" => {
-            let rc: k8s::ReplicationController = object(value, origin, path)?;
-            let spec = rc.spec.unwrap_or_default();
-            // The API server defaults an absent selector to the pod template's labels.
-            let selector = spec.selector.or_else(|| spec.template.and_then(|t| t.metadata).and_then(|m| m.labels));
-            let def = ControllerDef {
-                kind: ControllerKind::ReplicationController,
-                namespace: rc.metadata.namespace.unwrap_or_default(),
-                name: required_name(rc.metadata.name, origin, path)?,
-                selector: selector.map(|m| LabelSelectorDef { match_labels: m.into_iter().collect(), match_expressions: Vec::new() }),
-            };
-            input.controllers.push(Located { origin: origin.to_string(), def });
-        }
-        "ReplicaSet" | "StatefulSet" => {
-            let (kind, metadata, selector) = if kind == "ReplicaSet" {
-                let rs: k8s_openapi::api::apps::v1::ReplicaSet = object(value, origin, path)?;
-                (ControllerKind::ReplicaSet, rs.metadata, rs.spec.map(|s| s.selector))
-            } else {
-                let ss: k8s_openapi::api::apps::v1::StatefulSet = object(value, origin, path)?;
-                (ControllerKind::StatefulSet, ss.metadata, ss.spec.map(|s| s.selector))
-            };
-            let selector = selector
-                .map(|s| label_selector(&s, "spec.selector"))
-                .transpose()
-                .map_err(|(field, message)| TraceError::new(path, format!("{origin}.{field}"), message))?;
-            let def = ControllerDef {
-                kind,
-                namespace: metadata.namespace.unwrap_or_default(),
-                name: required_name(metadata.name, origin, path)?,
-                selector,
-            };
+        "ReplicationController" | "ReplicaSet" | "StatefulSet" => {
+            let def = match kind {
+                "ReplicationController" => replication_controller_def(&object(value, origin, path)?),
+                "ReplicaSet" => replica_set_def(&object(value, origin, path)?),
+                _ => stateful_set_def(&object(value, origin, path)?),
+            }
+            .map_err(|(field, message)| TraceError::new(path, format!("{origin}.{field}"), message))?;
             input.controllers.push(Located { origin: origin.to_string(), def });
         }
         "PodDisruptionBudget" => {
             let pdb: k8s_openapi::api::policy::v1::PodDisruptionBudget = object(value, origin, path)?;
-            let spec = pdb.spec.unwrap_or_default();
-            let int_or_percent = |v: Option<IntOrString>, field: &str| -> Result<Option<IntOrPercent>, TraceError> {
-                match v {
-                    None => Ok(None),
-                    Some(IntOrString::Int(n)) => Ok(Some(IntOrPercent::Int(n))),
-                    Some(IntOrString::String(s)) => IntOrPercent::parse_percent(&s).map(Some).ok_or_else(|| {
-                        TraceError::new(
-                            path,
-                            format!("{origin}.spec.{field}"),
-                            format!("Invalid value: {s:?}: must be an integer or percentage (e.g '5%')"),
-                        )
-                    }),
-                }
-            };
-            let def = PodDisruptionBudgetDef {
-                namespace: pdb.metadata.namespace.unwrap_or_default(),
-                name: required_name(pdb.metadata.name, origin, path)?,
-                selector: spec
-                    .selector
-                    .map(|s| label_selector(&s, "spec.selector"))
-                    .transpose()
-                    .map_err(|(field, message)| TraceError::new(path, format!("{origin}.{field}"), message))?,
-                min_available: int_or_percent(spec.min_available, "minAvailable")?,
-                max_unavailable: int_or_percent(spec.max_unavailable, "maxUnavailable")?,
-                disruptions_allowed: pdb.status.as_ref().and_then(|s| s.disruptions_allowed),
-                disrupted_pods: pdb.status.and_then(|s| s.disrupted_pods).map(|m| m.into_keys().collect()).unwrap_or_default(),
-            };
+            let def = pdb_def(&pdb).map_err(|(field, message)| TraceError::new(path, format!("{origin}.{field}"), message))?;
             input.pdbs.push(Located { origin: origin.to_string(), def });
         }
         "PriorityClass" => {
@@ -344,30 +280,12 @@ fn add_object(input: &mut ClusterInput, kind: &str, value: serde_json::Value, or
         }
         "Namespace" => {
             let ns: k8s::Namespace = object(value, origin, path)?;
-            let name = ns
-                .metadata
-                .name
-                .filter(|n| !n.is_empty())
-                .ok_or_else(|| TraceError::new(path, format!("{origin}.metadata.name"), "Required value: a Namespace has a name"))?;
-            if !scheduler_core::is_dns1123_label(&name) {
-                return Err(TraceError::new(
-                    path,
-                    format!("{origin}.metadata.name"),
-                    format!(
-                        "Invalid value: {name:?}: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-'"
-                    ),
-                ));
-            }
-            let labels = ns.metadata.labels.map(|m| m.into_iter().collect()).unwrap_or_default();
-            input.namespaces.push(Located { origin: origin.to_string(), def: NamespaceDef { name, labels } });
+            let def = namespace_def(&ns).map_err(|(field, message)| TraceError::new(path, format!("{origin}.{field}"), message))?;
+            input.namespaces.push(Located { origin: origin.to_string(), def });
         }
         other => *input.skipped.other_kinds.entry(other.to_string()).or_default() += 1,
     }
     Ok(())
-}
-
-fn required_name(name: Option<String>, origin: &str, path: &Path) -> Result<String, TraceError> {
-    name.filter(|n| !n.is_empty()).ok_or_else(|| TraceError::new(path, format!("{origin}.metadata.name"), "Required value"))
 }
 
 /// Builds a cluster from what a file holds; errors name the file and the object.

@@ -12,11 +12,13 @@ use k8s_openapi::api::core::v1 as k8s;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1 as meta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use scheduler_core::{
-    ContainerDef, ContainerPortDef, ImageDef, LabelOperator, LabelSelectorDef, LabelSelectorRequirementDef, NodeAffinityDef, NodeDef,
-    NodeInclusionPolicy, NodeSelectorDef, NodeSelectorOperator, NodeSelectorRequirementDef, NodeSelectorTermDef, OwnerReferenceDef,
-    PodAffinityDef, PodAffinityTermDef, PodDef, PreferredSchedulingTermDef, TaintDef, TaintEffect, TolerationDef, TolerationOperator,
-    TopologySpreadConstraintDef, WeightedPodAffinityTermDef, WhenUnsatisfiable,
+    ContainerDef, ContainerPortDef, ControllerDef, ControllerKind, ImageDef, IntOrPercent, LabelOperator, LabelSelectorDef,
+    LabelSelectorRequirementDef, NodeAffinityDef, NodeDef, NodeInclusionPolicy, NodeSelectorDef, NodeSelectorOperator,
+    NodeSelectorRequirementDef, NodeSelectorTermDef, OwnerReferenceDef, PodAffinityDef, PodAffinityTermDef, PodDef, PodDisruptionBudgetDef,
+    PreferredSchedulingTermDef, ServiceDef, TaintDef, TaintEffect, TolerationDef, TolerationOperator, TopologySpreadConstraintDef,
+    WeightedPodAffinityTermDef, WhenUnsatisfiable,
 };
 
 /// A field path and what is wrong there.
@@ -64,6 +66,105 @@ pub fn node_def(node: &k8s::Node) -> Result<NodeDef, FieldError> {
         unschedulable: spec.unschedulable.unwrap_or(false),
         allocatable,
         images,
+    })
+}
+
+/// A `v1.Namespace`: its name and labels.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NamespaceDef {
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.labels`.
+    pub labels: Vec<(String, String)>,
+}
+
+fn required_name(name: &Option<String>) -> Result<String, FieldError> {
+    name.clone().filter(|n| !n.is_empty()).ok_or(("metadata.name".to_string(), "Required value".to_string()))
+}
+
+/// Converts a `v1.Namespace` (its name checked as the API server checks it).
+pub fn namespace_def(ns: &k8s::Namespace) -> Result<NamespaceDef, FieldError> {
+    let name = ns
+        .metadata
+        .name
+        .clone()
+        .filter(|n| !n.is_empty())
+        .ok_or(("metadata.name".to_string(), "Required value: a Namespace has a name".to_string()))?;
+    if !scheduler_core::is_dns1123_label(&name) {
+        return Err((
+            "metadata.name".to_string(),
+            format!("Invalid value: {name:?}: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-'"),
+        ));
+    }
+    Ok(NamespaceDef { name, labels: pairs(&ns.metadata.labels) })
+}
+
+/// Converts a `v1.Service` (what default topology spreading reads of it).
+pub fn service_def(service: &k8s::Service) -> Result<ServiceDef, FieldError> {
+    Ok(ServiceDef {
+        namespace: service.metadata.namespace.clone().unwrap_or_default(),
+        name: required_name(&service.metadata.name)?,
+        selector: service.spec.as_ref().and_then(|s| s.selector.clone()).map(|m| m.into_iter().collect()),
+    })
+}
+
+/// Converts a `v1.ReplicationController`; an absent selector is the pod template's labels, as the API
+/// server defaults it.
+pub fn replication_controller_def(rc: &k8s::ReplicationController) -> Result<ControllerDef, FieldError> {
+    let spec = rc.spec.clone().unwrap_or_default();
+    let selector = spec.selector.or_else(|| spec.template.and_then(|t| t.metadata).and_then(|m| m.labels));
+    Ok(ControllerDef {
+        kind: ControllerKind::ReplicationController,
+        namespace: rc.metadata.namespace.clone().unwrap_or_default(),
+        name: required_name(&rc.metadata.name)?,
+        selector: selector.map(|m| LabelSelectorDef { match_labels: m.into_iter().collect(), match_expressions: Vec::new() }),
+    })
+}
+
+/// Converts an `apps/v1` ReplicaSet.
+pub fn replica_set_def(rs: &k8s_openapi::api::apps::v1::ReplicaSet) -> Result<ControllerDef, FieldError> {
+    workload_controller(ControllerKind::ReplicaSet, &rs.metadata, rs.spec.as_ref().map(|s| &s.selector))
+}
+
+/// Converts an `apps/v1` StatefulSet.
+pub fn stateful_set_def(ss: &k8s_openapi::api::apps::v1::StatefulSet) -> Result<ControllerDef, FieldError> {
+    workload_controller(ControllerKind::StatefulSet, &ss.metadata, ss.spec.as_ref().map(|s| &s.selector))
+}
+
+fn workload_controller(
+    kind: ControllerKind,
+    metadata: &meta::ObjectMeta,
+    selector: Option<&meta::LabelSelector>,
+) -> Result<ControllerDef, FieldError> {
+    Ok(ControllerDef {
+        kind,
+        namespace: metadata.namespace.clone().unwrap_or_default(),
+        name: required_name(&metadata.name)?,
+        selector: selector.map(|s| label_selector(s, "spec.selector")).transpose()?,
+    })
+}
+
+/// Converts a `policy/v1` PodDisruptionBudget (spec and the status fields preemption reads).
+pub fn pdb_def(pdb: &k8s_openapi::api::policy::v1::PodDisruptionBudget) -> Result<PodDisruptionBudgetDef, FieldError> {
+    let spec = pdb.spec.clone().unwrap_or_default();
+    let int_or_percent = |v: Option<IntOrString>, field: &str| -> Result<Option<IntOrPercent>, FieldError> {
+        match v {
+            None => Ok(None),
+            Some(IntOrString::Int(n)) => Ok(Some(IntOrPercent::Int(n))),
+            Some(IntOrString::String(s)) => IntOrPercent::parse_percent(&s)
+                .map(Some)
+                .ok_or_else(|| (format!("spec.{field}"), format!("Invalid value: {s:?}: must be an integer or percentage (e.g '5%')"))),
+        }
+    };
+    let status = pdb.status.as_ref();
+    Ok(PodDisruptionBudgetDef {
+        namespace: pdb.metadata.namespace.clone().unwrap_or_default(),
+        name: required_name(&pdb.metadata.name)?,
+        selector: spec.selector.as_ref().map(|s| label_selector(s, "spec.selector")).transpose()?,
+        min_available: int_or_percent(spec.min_available, "minAvailable")?,
+        max_unavailable: int_or_percent(spec.max_unavailable, "maxUnavailable")?,
+        disruptions_allowed: status.and_then(|s| s.disruptions_allowed),
+        disrupted_pods: status.and_then(|s| s.disrupted_pods.clone()).map(|m| m.into_keys().collect()).unwrap_or_default(),
     })
 }
 

@@ -25,12 +25,12 @@ pub mod workload_yaml;
 mod yaml_writer;
 
 pub use alibaba2018::Alibaba2018Report;
-pub use cluster_file::{ClusterInput, Located, NamespaceDef, Skipped, build_cluster, parse_cluster, parse_pod, read_cluster, read_pod};
+pub use cluster_file::{ClusterInput, Located, Skipped, build_cluster, parse_cluster, parse_pod, read_cluster, read_pod};
 pub use compact::write_cluster;
 pub use error::{InvalidValue, TraceError};
 pub use format::{Alibaba2018Options, ReadOptions, WorkloadFormat, open_workload};
 pub use generate::{Arrival, DurationDist, GenerateOptions, GeneratedPods, generate};
-pub use kube::PodFacts;
+pub use kube::{NamespaceDef, PodFacts};
 pub use native::write_native;
 pub use priority::{PriorityClassDef, PriorityClasses};
 pub use workload::{

@@ -122,6 +122,10 @@ impl Scheduler {
     /// feasible, as a scheduler extender's prioritize is given the nodes that passed filtering).
     pub fn score_nodes(&mut self, profile_idx: usize, cluster: &Cluster, pod: &Pod, nodes: &[NodeId]) -> Result<NodeScores, ScheduleError> {
         let profile = &self.profiles[profile_idx];
+        if nodes.is_empty() {
+            // Upstream never scores an empty list (the cycle stops before); PreScore would see no nodes.
+            return Ok(NodeScores::default());
+        }
         let cx = CycleContext { cluster, failure_reasons: self.failure_reasons };
         let mut infos: Vec<&NodeInfo> = recycle(std::mem::take(&mut self.search_buffers.infos));
         infos.extend(cluster.nodes_in_order(nodes));

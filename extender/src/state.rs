@@ -1,0 +1,544 @@
+//! The extender's view of the cluster (nodes, the pods bound to them, and the objects the plugins read),
+//! kept as a [`Cluster`], and the verbs' decisions on it.
+//!
+//! Nodes and pods are applied incrementally; a change to a Namespace, Service, controller or
+//! PodDisruptionBudget marks the cluster stale and it is rebuilt from the stored definitions before the
+//! next decision (those objects change rarely, and pods compiled before a Service existed must be
+//! compiled again to get its default spreading selector).
+
+use std::collections::{BTreeMap, VecDeque};
+
+use foldhash::HashMap;
+use k8s_openapi::api::core::v1 as k8s;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use scheduler_core::{Cluster, ControllerDef, NodeDef, NodeId, Pod, PodDef, PodDisruptionBudgetDef, PodId, Scheduler, ServiceDef};
+use traces::NamespaceDef;
+
+use crate::wire::{
+    ExtenderArgs, ExtenderFilterResult, ExtenderPreemptionArgs, ExtenderPreemptionResult, FailedNodesMap, HostPriority,
+    MAX_EXTENDER_PRIORITY, MetaPod, MetaVictims, NodeList,
+};
+
+/// Where the server learns which pods run where.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PodSource {
+    /// A watch of the API server's Nodes, Pods, Namespaces, Services, controllers and PDBs.
+    Watch,
+    /// The API server is used to bind, not watched: the pods counted are those this server bound itself
+    /// (and those of the `--cluster` file); pods bound by another scheduler or deleted are not seen.
+    SelfBound,
+    /// No API server: the pods counted are those of the `--cluster` file.
+    Static,
+}
+
+impl PodSource {
+    /// How `/healthz` and the logs describe it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            PodSource::Watch => "watching the API server",
+            PodSource::SelfBound => {
+                "self-bound: only the pods this server bound (and those of --cluster) are counted; pods bound elsewhere or deleted are not seen"
+            }
+            PodSource::Static => "static: no API server; only the pods of --cluster are counted",
+        }
+    }
+}
+
+/// Pods remembered from filter and prioritize calls, so that a bind can account for the pod it binds.
+const RECENT_PODS: usize = 4096;
+
+#[derive(Clone, Debug)]
+struct NodeEntry {
+    id: NodeId,
+    def: NodeDef,
+    resource_version: String,
+}
+
+#[derive(Clone, Debug)]
+struct PodEntry {
+    def: PodDef,
+    /// `None` while its node is not known.
+    id: Option<PodId>,
+}
+
+/// Counts for `/healthz` and `/metrics`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StateCounts {
+    /// Nodes known.
+    pub nodes: usize,
+    /// Pods bound to a known node.
+    pub pods: usize,
+    /// Pods bound to a node not known (yet).
+    pub orphan_pods: usize,
+}
+
+/// The cluster as the extender sees it, and the scheduler that decides on it.
+pub struct State {
+    cluster: Cluster,
+    scheduler: Scheduler,
+    nodes: BTreeMap<String, NodeEntry>,
+    pods: HashMap<String, PodEntry>,
+    namespaces: BTreeMap<String, NamespaceDef>,
+    services: BTreeMap<(String, String), ServiceDef>,
+    controllers: BTreeMap<(String, String, String), ControllerDef>,
+    pdbs: BTreeMap<(String, String), PodDisruptionBudgetDef>,
+    stale: bool,
+    recent: HashMap<String, PodDef>,
+    recent_order: VecDeque<String>,
+    source: PodSource,
+}
+
+/// A request the verbs cannot answer, with the message for its `Error` field.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct RequestError(pub String);
+
+fn request_error(msg: impl Into<String>) -> RequestError {
+    RequestError(msg.into())
+}
+
+/// The fields of a node object read to recognise a node the cache already has.
+#[derive(Deserialize)]
+struct NodeHeader {
+    #[serde(default)]
+    metadata: NodeHeaderMeta,
+}
+
+#[derive(Default, Deserialize)]
+struct NodeHeaderMeta {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default, rename = "resourceVersion")]
+    resource_version: Option<String>,
+}
+
+impl State {
+    /// An empty state around `scheduler`, whose profiles were compiled against `cluster`'s interner.
+    pub fn new(cluster: Cluster, scheduler: Scheduler, source: PodSource) -> State {
+        State {
+            cluster,
+            scheduler,
+            nodes: BTreeMap::new(),
+            pods: HashMap::default(),
+            namespaces: BTreeMap::new(),
+            services: BTreeMap::new(),
+            controllers: BTreeMap::new(),
+            pdbs: BTreeMap::new(),
+            stale: false,
+            recent: HashMap::default(),
+            recent_order: VecDeque::new(),
+            source,
+        }
+    }
+
+    /// Applies what a cluster file holds (`--cluster`): namespaces, Services, controllers, budgets,
+    /// nodes and their pods.
+    pub fn load(&mut self, input: &traces::ClusterInput) -> Result<(), RequestError> {
+        for ns in &input.namespaces {
+            self.apply_namespace(ns.def.clone());
+        }
+        for s in &input.services {
+            self.apply_service(s.def.clone());
+        }
+        for c in &input.controllers {
+            self.apply_controller(c.def.clone());
+        }
+        for b in &input.pdbs {
+            self.apply_pdb(b.def.clone());
+        }
+        for n in &input.nodes {
+            self.apply_node(n.def.clone(), "").map_err(|e| request_error(format!("{}: {e}", n.origin)))?;
+        }
+        for p in &input.pods {
+            self.apply_pod(p.def.clone(), "Running").map_err(|e| request_error(format!("{}: {e}", p.origin)))?;
+        }
+        self.refresh();
+        Ok(())
+    }
+
+    /// Where pods are learnt from.
+    pub fn source(&self) -> PodSource {
+        self.source
+    }
+
+    /// Node and pod counts.
+    pub fn counts(&self) -> StateCounts {
+        let orphan_pods = self.pods.values().filter(|p| p.id.is_none()).count();
+        StateCounts { nodes: self.nodes.len(), pods: self.pods.len() - orphan_pods, orphan_pods }
+    }
+
+    /// Adds or replaces a node (by name); `resource_version` lets later requests carrying the same object
+    /// skip parsing it. Its pods stay bound to it.
+    pub fn apply_node(&mut self, def: NodeDef, resource_version: &str) -> Result<(), RequestError> {
+        if let Some(entry) = self.nodes.get_mut(&def.name)
+            && entry.def == def
+        {
+            entry.resource_version = resource_version.to_string();
+            return Ok(());
+        }
+        let name = def.name.clone();
+        if let Some(old) = self.nodes.remove(&name) {
+            self.cluster.remove_node(old.id);
+            self.unbind_pods_of(&name);
+        }
+        let id = self.cluster.add_node(&def).map_err(|e| request_error(e.to_string()))?;
+        self.nodes.insert(name.clone(), NodeEntry { id, def, resource_version: resource_version.to_string() });
+        self.bind_orphans_of(&name);
+        Ok(())
+    }
+
+    /// Removes a node; its pods wait for it to come back.
+    pub fn delete_node(&mut self, name: &str) {
+        if let Some(old) = self.nodes.remove(name) {
+            self.cluster.remove_node(old.id);
+            self.unbind_pods_of(name);
+        }
+    }
+
+    /// Marks the pods of node `name` as orphans (their cluster entries went with the node).
+    fn unbind_pods_of(&mut self, name: &str) {
+        for entry in self.pods.values_mut().filter(|p| p.def.node_name == name) {
+            entry.id = None;
+        }
+    }
+
+    fn bind_orphans_of(&mut self, name: &str) {
+        let State { pods, cluster, .. } = self;
+        for entry in pods.values_mut().filter(|p| p.id.is_none() && p.def.node_name == name) {
+            entry.id = cluster.add_running_pod(&entry.def).ok();
+        }
+    }
+
+    /// Records a pod as the API server reports it: bound and not finished, it counts on its node;
+    /// otherwise it is forgotten.
+    pub fn apply_pod(&mut self, def: PodDef, phase: &str) -> Result<(), RequestError> {
+        let running = !def.node_name.is_empty() && phase != "Succeeded" && phase != "Failed";
+        if let Some(old) = self.pods.get(&def.uid)
+            && running
+            && old.def == def
+        {
+            return Ok(());
+        }
+        self.delete_pod(&def.uid);
+        if !running {
+            return Ok(());
+        }
+        // Compile first, so that a pod the model refuses is refused whole.
+        self.cluster
+            .compile_pod(&def)
+            .map_err(|e| request_error(format!("pod {}/{}: {}: {}", def.namespace, def.name, e.field, e.message)))?;
+        let id = if self.nodes.contains_key(&def.node_name) { self.cluster.add_running_pod(&def).ok() } else { None };
+        self.pods.insert(def.uid.clone(), PodEntry { def, id });
+        Ok(())
+    }
+
+    /// Forgets a pod (by UID).
+    pub fn delete_pod(&mut self, uid: &str) {
+        if let Some(old) = self.pods.remove(uid)
+            && let Some(id) = old.id
+        {
+            self.cluster.remove_pod(id);
+        }
+    }
+
+    /// Adds or replaces a Namespace.
+    pub fn apply_namespace(&mut self, def: NamespaceDef) {
+        if self.namespaces.get(&def.name) != Some(&def) {
+            self.namespaces.insert(def.name.clone(), def);
+            self.stale = true;
+        }
+    }
+
+    /// Removes a Namespace.
+    pub fn delete_namespace(&mut self, name: &str) {
+        self.stale |= self.namespaces.remove(name).is_some();
+    }
+
+    /// Adds or replaces a Service.
+    pub fn apply_service(&mut self, def: ServiceDef) {
+        let key = (def.namespace.clone(), def.name.clone());
+        if self.services.get(&key) != Some(&def) {
+            self.services.insert(key, def);
+            self.stale = true;
+        }
+    }
+
+    /// Removes a Service.
+    pub fn delete_service(&mut self, namespace: &str, name: &str) {
+        self.stale |= self.services.remove(&(namespace.to_string(), name.to_string())).is_some();
+    }
+
+    /// Adds or replaces a ReplicationController, ReplicaSet or StatefulSet.
+    pub fn apply_controller(&mut self, def: ControllerDef) {
+        let key = (def.kind.as_str().to_string(), def.namespace.clone(), def.name.clone());
+        if self.controllers.get(&key) != Some(&def) {
+            self.controllers.insert(key, def);
+            self.stale = true;
+        }
+    }
+
+    /// Removes a controller.
+    pub fn delete_controller(&mut self, kind: &str, namespace: &str, name: &str) {
+        self.stale |= self.controllers.remove(&(kind.to_string(), namespace.to_string(), name.to_string())).is_some();
+    }
+
+    /// Adds or replaces a PodDisruptionBudget.
+    pub fn apply_pdb(&mut self, def: PodDisruptionBudgetDef) {
+        let key = (def.namespace.clone(), def.name.clone());
+        if self.pdbs.get(&key) != Some(&def) {
+            self.pdbs.insert(key, def);
+            self.stale = true;
+        }
+    }
+
+    /// Removes a PodDisruptionBudget.
+    pub fn delete_pdb(&mut self, namespace: &str, name: &str) {
+        self.stale |= self.pdbs.remove(&(namespace.to_string(), name.to_string())).is_some();
+    }
+
+    /// Rebuilds the cluster from the stored definitions if a non-node, non-pod object changed. Objects the
+    /// model refuses are logged and left out (the API server accepted them; they are not the request's fault).
+    fn refresh(&mut self) {
+        if !self.stale {
+            return;
+        }
+        self.stale = false;
+        let mut cluster = Cluster::with_interner(self.cluster.interner().clone());
+        for ns in self.namespaces.values() {
+            cluster.add_namespace(&ns.name, &ns.labels);
+        }
+        for s in self.services.values() {
+            if let Err(e) = cluster.add_service(s) {
+                tracing::warn!(error = %e, "service left out of the extender's cluster");
+            }
+        }
+        for c in self.controllers.values() {
+            if let Err(e) = cluster.add_controller(c) {
+                tracing::warn!(error = %e, "controller left out of the extender's cluster");
+            }
+        }
+        for b in self.pdbs.values() {
+            if let Err(e) = cluster.add_pdb(b) {
+                tracing::warn!(error = %e, "PodDisruptionBudget left out of the extender's cluster");
+            }
+        }
+        for entry in self.nodes.values_mut() {
+            match cluster.add_node(&entry.def) {
+                Ok(id) => entry.id = id,
+                Err(e) => tracing::warn!(error = %e, "node left out of the extender's cluster"),
+            }
+        }
+        for entry in self.pods.values_mut() {
+            entry.id = if self.nodes.contains_key(&entry.def.node_name) { cluster.add_running_pod(&entry.def).ok() } else { None };
+        }
+        self.cluster = cluster;
+    }
+
+    /// Decodes and compiles the pod of a call, and remembers it for a later bind.
+    fn pod(&mut self, raw: Option<&RawValue>, field: &str) -> Result<Pod, RequestError> {
+        let raw = raw.ok_or_else(|| request_error(format!("{field}: Required value: the call carries no pod")))?;
+        let pod: k8s::Pod = serde_json::from_str(raw.get()).map_err(|e| request_error(format!("{field}: {e}")))?;
+        let (def, _facts) = traces::kube::pod_def(&pod).map_err(|(f, m)| request_error(format!("{field}.{f}: {m}")))?;
+        let compiled = self.cluster.compile_pod(&def).map_err(|e| request_error(format!("{field}.{}: {}", e.field, e.message)))?;
+        if !def.uid.is_empty() && !self.recent.contains_key(&def.uid) {
+            if self.recent_order.len() == RECENT_PODS
+                && let Some(oldest) = self.recent_order.pop_front()
+            {
+                self.recent.remove(&oldest);
+            }
+            self.recent_order.push_back(def.uid.clone());
+        }
+        if !def.uid.is_empty() {
+            self.recent.insert(def.uid.clone(), def);
+        }
+        Ok(compiled)
+    }
+
+    /// The nodes of a `Nodes` list, added to the cache or updated there when they differ from what it holds.
+    fn sync_nodes(&mut self, items: &[&RawValue]) -> Result<Vec<NodeId>, RequestError> {
+        let mut ids = Vec::with_capacity(items.len());
+        for (idx, raw) in items.iter().enumerate() {
+            let field = || format!("Nodes.items[{idx}]");
+            let header: NodeHeader = serde_json::from_str(raw.get()).map_err(|e| request_error(format!("{}: {e}", field())))?;
+            let name = header.metadata.name.unwrap_or_default();
+            let version = header.metadata.resource_version.unwrap_or_default();
+            if let Some(entry) = self.nodes.get(&name)
+                && !version.is_empty()
+                && entry.resource_version == version
+            {
+                ids.push(entry.id);
+                continue;
+            }
+            let node: k8s::Node = serde_json::from_str(raw.get()).map_err(|e| request_error(format!("{}: {e}", field())))?;
+            let def = traces::kube::node_def(&node).map_err(|(f, m)| request_error(format!("{}.{f}: {m}", field())))?;
+            self.apply_node(def, &version).map_err(|e| request_error(format!("{}: {e}", field())))?;
+            ids.push(self.nodes[&name].id);
+        }
+        Ok(ids)
+    }
+
+    /// The cached nodes of `names`, in order; `None` for names the cache does not have.
+    fn cached_nodes(&self, names: &[String]) -> Vec<Option<NodeId>> {
+        names.iter().map(|n| self.nodes.get(n).map(|e| e.id)).collect()
+    }
+
+    fn profile_for(&self, pod: &Pod) -> usize {
+        self.scheduler.profile_index_or(&self.cluster, pod, 0)
+    }
+
+    /// The filter verb: the nodes of the call that pass the profile's PreFilter and Filter plugins.
+    /// A node the cache does not know is failed (resolvably: it may be known on the next attempt).
+    pub fn filter<'a>(&mut self, args: &ExtenderArgs<'a>) -> Result<ExtenderFilterResult<'a>, RequestError> {
+        self.refresh();
+        let pod = self.pod(args.pod, "Pod")?;
+        let mut failed = FailedNodesMap::new();
+        let mut unresolvable = FailedNodesMap::new();
+        let (ids, names): (Vec<NodeId>, Vec<String>) = match (&args.node_names, &args.nodes) {
+            (Some(names), _) => {
+                let mut known = Vec::with_capacity(names.len());
+                for (name, id) in names.iter().zip(self.cached_nodes(names)) {
+                    match id {
+                        Some(id) => known.push((id, name.clone())),
+                        None => {
+                            failed.insert(name.clone(), format!("node {name:?} is not in simsched's node cache"));
+                        }
+                    }
+                }
+                known.into_iter().unzip()
+            }
+            (None, Some(list)) => {
+                let ids = self.sync_nodes(&list.items)?;
+                let names = ids.iter().map(|&id| self.cluster.node(id).node.name.to_string()).collect();
+                (ids, names)
+            }
+            (None, None) => return Err(request_error("Nodes and NodeNames: Required value: the call carries neither")),
+        };
+        let profile = self.profile_for(&pod);
+        let verdicts = self.scheduler.filter_nodes(profile, &self.cluster, &pod, &ids).map_err(|e| request_error(e.to_string()))?;
+        for (node, _plugin, status) in &verdicts.rejected {
+            let name = self.cluster.node(*node).node.name.to_string();
+            let map = if status.code() == scheduler_core::Code::UnschedulableAndUnresolvable { &mut unresolvable } else { &mut failed };
+            map.insert(name, status.message());
+        }
+        let mut result = ExtenderFilterResult {
+            failed_nodes: Some(failed),
+            failed_and_unresolvable_nodes: Some(unresolvable),
+            ..ExtenderFilterResult::default()
+        };
+        let passed: std::collections::HashSet<NodeId> = verdicts.feasible.iter().copied().collect();
+        if args.node_names.is_some() {
+            result.node_names = Some(ids.iter().zip(&names).filter(|(id, _)| passed.contains(id)).map(|(_, n)| n.clone()).collect());
+        }
+        if let (None, Some(list)) = (&args.node_names, &args.nodes) {
+            let items = list.items.iter().zip(&ids).filter(|(_, id)| passed.contains(id)).map(|(raw, _)| *raw).collect();
+            result.nodes = Some(NodeList { items });
+        }
+        Ok(result)
+    }
+
+    /// The prioritize verb: each node's weighted total mapped onto 0..=10 (see [`extender_score`]), in the
+    /// order of the call; nodes the cache does not know score 0.
+    pub fn prioritize(&mut self, args: &ExtenderArgs<'_>) -> Result<Vec<HostPriority>, RequestError> {
+        self.refresh();
+        let pod = self.pod(args.pod, "Pod")?;
+        let (slots, names): (Vec<Option<NodeId>>, Vec<String>) = match (&args.node_names, &args.nodes) {
+            (Some(names), _) => (self.cached_nodes(names), names.clone()),
+            (None, Some(list)) => {
+                let ids = self.sync_nodes(&list.items)?;
+                let names = ids.iter().map(|&id| self.cluster.node(id).node.name.to_string()).collect();
+                (ids.into_iter().map(Some).collect(), names)
+            }
+            (None, None) => return Err(request_error("Nodes and NodeNames: Required value: the call carries neither")),
+        };
+        let known: Vec<NodeId> = slots.iter().flatten().copied().collect();
+        let profile = self.profile_for(&pod);
+        let scores = self.scheduler.score_nodes(profile, &self.cluster, &pod, &known).map_err(|e| request_error(e.to_string()))?;
+        let mut totals = scores.totals.iter();
+        Ok(slots
+            .iter()
+            .zip(names)
+            .map(|(slot, host)| {
+                let score = match slot {
+                    Some(_) => extender_score(totals.next().copied().unwrap_or(0), scores.max_total),
+                    None => 0,
+                };
+                HostPriority { host, score }
+            })
+            .collect())
+    }
+
+    /// The preempt verb: DefaultPreemption's victim selection on each candidate node of the call; the
+    /// nodes where it finds victims are returned with its victims (UIDs), the others are left out.
+    pub fn preempt(&mut self, args: &ExtenderPreemptionArgs<'_>) -> Result<ExtenderPreemptionResult, RequestError> {
+        self.refresh();
+        let pod = self.pod(args.pod, "Pod")?;
+        let names: Vec<String> = match (&args.node_name_to_meta_victims, &args.node_name_to_victims) {
+            (Some(meta), _) => meta.keys().cloned().collect(),
+            (None, Some(full)) => full.keys().cloned().collect(),
+            (None, None) => return Ok(ExtenderPreemptionResult { node_name_to_meta_victims: Some(BTreeMap::new()) }),
+        };
+        let candidates: Vec<NodeId> = self.cached_nodes(&names).into_iter().flatten().collect();
+        let profile = self.profile_for(&pod);
+        let cluster = &self.cluster;
+        let found = self
+            .scheduler
+            .with_preemption(profile, cluster, &pod, &candidates, |handle| {
+                candidates.iter().map(|&node| (node, plugins::default_preemption::victims_on_node(handle, &pod, node))).collect::<Vec<_>>()
+            })
+            .map_err(|e| request_error(e.to_string()))?;
+        let mut out = BTreeMap::new();
+        for (node, victims) in found {
+            let Ok(victims) = victims else { continue };
+            let pods =
+                victims.pods.iter().filter_map(|&id| cluster.pod(id)).map(|b| Some(MetaPod { uid: b.pod.uid.to_string() })).collect();
+            let meta = MetaVictims { pods: Some(pods), num_pdb_violations: victims.pdb_violations as i64 };
+            out.insert(cluster.node(node).node.name.to_string(), Some(meta));
+        }
+        Ok(ExtenderPreemptionResult { node_name_to_meta_victims: Some(out) })
+    }
+
+    /// Records that this server bound pod `uid` to `node`: the pod, remembered from a filter or
+    /// prioritize call, counts there from now on (until the watch, if any, reports it).
+    pub fn record_binding(&mut self, uid: &str, node: &str) -> Result<(), RequestError> {
+        let Some(def) = self.recent.get(uid) else {
+            return Err(request_error(format!("PodUID: pod {uid:?} was not seen in a filter or prioritize call, so it cannot be counted")));
+        };
+        let mut def = def.clone();
+        def.node_name = node.to_string();
+        self.apply_pod(def, "Pending")
+    }
+}
+
+/// Maps a weighted total onto the extender's 0..=10 range: `round(10 × total / max_total)`, where
+/// `max_total` is 100 × the sum of the weights of the Score plugins that ran, so a node every plugin
+/// scores 100 gets 10 and one every plugin scores 0 gets 0. kube-scheduler multiplies the answer by
+/// 10 × the extender's `weight`, putting the extender on the same 0–100 scale as an in-tree plugin.
+pub fn extender_score(total: i64, max_total: i64) -> i64 {
+    if max_total <= 0 {
+        return 0;
+    }
+    let total = total.clamp(0, max_total);
+    ((total * MAX_EXTENDER_PRIORITY * 2 + max_total) / (2 * max_total)).clamp(0, MAX_EXTENDER_PRIORITY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extender_score_rounds_to_nearest() {
+        let check = |total, max, expected| assert_eq!(extender_score(total, max), expected, "{total}/{max}");
+        check(0, 300, 0);
+        check(300, 300, 10);
+        check(14, 300, 0);
+        check(15, 300, 1);
+        check(149, 300, 5);
+        check(135, 300, 5);
+        check(134, 300, 4);
+        check(500, 300, 10);
+        check(-5, 300, 0);
+        check(50, 0, 0);
+    }
+}

@@ -1,0 +1,1 @@
+//! The API-server watch and bind, against a local fake API server.

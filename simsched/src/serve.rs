@@ -1,0 +1,149 @@
+//! `simsched serve`: the scheduler-extender backend.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+
+use extender::{ApiAccess, PodSource, ServeConfig, ServerOptions, State, Verb};
+use scheduler_core::{Cluster, Scheduler, SchedulerConfig};
+
+pub const LONG_ABOUT: &str = "Serve simsched's plugins to a stock kube-scheduler over HTTP, as a scheduler extender \
+(the `extenders:` stanza of a KubeSchedulerConfiguration). POST <prefix>/filter, /prioritize, /preempt and /bind answer \
+in upstream's extender/v1 wire format; GET /healthz and /metrics (Prometheus text) report state.\n\n\
+With --kubeconfig or --in-cluster, the server watches Nodes, Pods, Namespaces, Services, controllers and \
+PodDisruptionBudgets, and bind creates the pod's Binding. Without API-server access it knows the nodes sent to it \
+(nodeCacheCapable: false) and those of --cluster, and counts only the pods of --cluster; bind is then not served.";
+
+pub const EXAMPLES: &str = "Examples:
+  simsched serve --listen 127.0.0.1:8888 --prefix /scheduler --kubeconfig ~/.kube/config
+  simsched serve --config sched.yaml --in-cluster
+  simsched serve --cluster cluster.yaml --verbs filter,prioritize";
+
+#[derive(Parser)]
+pub struct Args {
+    /// A KubeSchedulerConfiguration whose first profile decides (or the profile named by the pod's
+    /// schedulerName); default: kube-scheduler's default profile
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Address to listen on
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8888")]
+    listen: SocketAddr,
+
+    /// URL prefix of the verbs: the extender stanza's urlPrefix path (`/scheduler` serves /scheduler/filter)
+    #[arg(long, value_name = "PATH", default_value = "/")]
+    prefix: String,
+
+    /// Watch and bind through the API server of this kubeconfig
+    #[arg(long, value_name = "PATH", conflicts_with = "in_cluster")]
+    kubeconfig: Option<PathBuf>,
+
+    /// Watch and bind through the API server of the pod's service account
+    #[arg(long)]
+    in_cluster: bool,
+
+    /// With API-server access, do not watch: count only the pods this server binds
+    #[arg(long)]
+    no_watch: bool,
+
+    /// A cluster file (kubectl get nodes,pods,... -o yaml, or simsched's formats) to start from
+    #[arg(long, value_name = "FILE")]
+    cluster: Option<PathBuf>,
+
+    /// Verbs to serve, comma-separated; default: filter,prioritize,preempt, and bind with API-server access
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    verbs: Vec<String>,
+
+    /// Largest request body accepted (a quantity: 64Mi, 512Ki, 1000000)
+    #[arg(long, value_name = "SIZE", default_value = "64Mi")]
+    max_body: String,
+
+    /// Every request is answered within this time; keep it below the extender stanza's httpTimeout (5s)
+    #[arg(long, value_name = "DURATION", default_value = "4s")]
+    deadline: String,
+
+    /// Requests evaluated at once; more wait within their deadline
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    max_concurrency: usize,
+
+    /// Seed of the scheduler's random choices (preemption's candidate offset)
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+pub fn run(args: &Args) -> Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SIMSCHED_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
+
+    let config = match &args.config {
+        None => SchedulerConfig::default(),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("failed to read scheduler config {}", path.display()))?;
+            SchedulerConfig::from_yaml(&text).with_context(|| format!("failed to load scheduler config {}", path.display()))?
+        }
+    };
+    let api = match (&args.kubeconfig, args.in_cluster) {
+        (Some(path), _) => ApiAccess::Kubeconfig(path.clone()),
+        (None, true) => ApiAccess::InCluster,
+        (None, false) => ApiAccess::None,
+    };
+    let has_api = api != ApiAccess::None;
+    let verbs = if args.verbs.is_empty() {
+        let mut verbs = vec![Verb::Filter, Verb::Prioritize, Verb::Preempt];
+        if has_api {
+            verbs.push(Verb::Bind);
+        }
+        verbs
+    } else {
+        let mut verbs = Vec::new();
+        for name in &args.verbs {
+            let verb = Verb::parse(name.trim())
+                .with_context(|| format!("invalid --verbs entry {name:?}: expected filter, prioritize, preempt or bind"))?;
+            if !verbs.contains(&verb) {
+                verbs.push(verb);
+            }
+        }
+        verbs
+    };
+    if verbs.contains(&Verb::Bind) && !has_api {
+        bail!("--verbs bind needs API-server access to create Bindings: give --kubeconfig or --in-cluster");
+    }
+    let body_limit = scheduler_core::Quantity::parse(&args.max_body)
+        .ok()
+        .map(|q| q.value())
+        .filter(|&v| v > 0)
+        .and_then(|v| usize::try_from(v).ok())
+        .with_context(|| format!("invalid --max-body {:?}: expected a positive size such as 64Mi", args.max_body))?;
+    let deadline_micros = crate::duration::parse_duration(&args.deadline).map_err(|e| anyhow::anyhow!("invalid --deadline: {e}"))?;
+    if deadline_micros == 0 {
+        bail!("invalid --deadline {:?}: expected a positive duration such as 4s", args.deadline);
+    }
+
+    let mut cluster = Cluster::new();
+    let scheduler = Scheduler::from_config(&config, &plugins::registry(), &mut cluster, args.seed).with_context(|| match &args.config {
+        Some(path) => format!("failed to build the scheduler from {}", path.display()),
+        None => "failed to build the default scheduler".to_string(),
+    })?;
+    let watch = has_api && !args.no_watch;
+    let source = match (watch, has_api) {
+        (true, _) => PodSource::Watch,
+        (false, true) => PodSource::SelfBound,
+        (false, false) => PodSource::Static,
+    };
+    let mut state = State::new(cluster, scheduler, source);
+    if let Some(path) = &args.cluster {
+        let input = traces::read_cluster(path).context("failed to load the cluster")?;
+        state.load(&input).map_err(|e| anyhow::anyhow!("{}: {e}", path.display())).context("failed to load the cluster")?;
+    }
+    let options = ServerOptions {
+        prefix: args.prefix.clone(),
+        verbs,
+        body_limit,
+        deadline: std::time::Duration::from_micros(deadline_micros),
+        max_concurrency: args.max_concurrency.max(1),
+    };
+    extender::serve_blocking(state, ServeConfig { listen: args.listen, api, watch, options })
+}
