@@ -100,3 +100,61 @@ pub fn scan_all_nodes(cluster: &Cluster, pod: &Pod) -> usize {
     }
     best.1
 }
+
+/// The scheduler-extender workload: SchedulingBasic's cluster as the extender's cache, and the request
+/// bodies a kube-scheduler sends for a `pod-default.yaml` pod.
+pub mod extender_workload {
+    use extender::{PodSource, State};
+    use scheduler_core::{Cluster, Scheduler, SchedulerConfig};
+
+    /// A node object as a real kube-scheduler sends it: the captured `node-a` (about 3 KB with its
+    /// annotations, managedFields and status, 3800m CPU and 7Gi allocatable), renamed, with its fields in
+    /// the API server's order.
+    pub fn node_json(template: &str, i: usize) -> String {
+        template.replace("node-a", &format!("scheduler-perf-{i}")).replace("\"resourceVersion\":\"201\"", "\"resourceVersion\":\"1\"")
+    }
+
+    /// The captured `node-a` object, verbatim.
+    pub fn node_template() -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../extender/tests/fixtures/filter-request.raw.json");
+        let bytes = std::fs::read(&path).expect("the captured filter request");
+        let args: extender::wire::ExtenderArgs<'_> = extender::wire::decode(&bytes).expect("a filter request");
+        let node = args.nodes.expect("nodes").items[0].get().to_string();
+        assert!(node.contains("\"name\":\"node-a\"") && node.contains("\"resourceVersion\":\"201\""));
+        node
+    }
+
+    /// The request body of a filter or prioritize call for `pod-default.yaml` pod `i`: `NodeNames` (a
+    /// `nodeCacheCapable` extender) or full `Nodes`.
+    pub fn request(i: usize, n_nodes: usize, node_cache: bool) -> Vec<u8> {
+        let mut def = crate::default_pod(i);
+        def.uid = format!("pod-uid-{i}");
+        let pod = serde_json::to_string(&traces::kube::pod_manifest(&def)).expect("JSON");
+        let body = if node_cache {
+            let names: Vec<String> = (0..n_nodes).map(|n| format!("\"scheduler-perf-{n}\"")).collect();
+            format!(r#"{{"Pod":{pod},"Nodes":null,"NodeNames":[{}]}}"#, names.join(","))
+        } else {
+            let template = node_template();
+            let nodes: Vec<String> = (0..n_nodes).map(|n| node_json(&template, n)).collect();
+            format!(r#"{{"Pod":{pod},"Nodes":{{"metadata":{{}},"items":[{}]}},"NodeNames":null}}"#, nodes.join(","))
+        };
+        body.into_bytes()
+    }
+
+    /// The extender's state with the default profile: `n_nodes` nodes (learnt from a `Nodes` call, as
+    /// a non-cache-capable extender learns them) and `init_pods` pods spread round-robin.
+    pub fn state(n_nodes: usize, init_pods: usize) -> State {
+        let mut cluster = Cluster::new();
+        let scheduler =
+            Scheduler::from_config(&SchedulerConfig::default(), &plugins::registry(), &mut cluster, 1).expect("valid configuration");
+        let mut state = State::new(cluster, scheduler, PodSource::Static);
+        extender::server::decide(&mut state, extender::Verb::Filter, &request(0, n_nodes, false)).expect("nodes learnt");
+        for i in 0..init_pods {
+            let mut def = crate::default_pod(i);
+            def.uid = format!("init-{i}");
+            def.node_name = format!("scheduler-perf-{}", i % n_nodes);
+            state.apply_pod(def, "Running").expect("valid pod");
+        }
+        state
+    }
+}

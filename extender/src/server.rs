@@ -1,4 +1,4 @@
-//! The HTTP server: one route per verb under the URL prefix, `/healthz` and `/metrics`, with a body limit,
+//! The HTTP server: one route per verb under the URL prefix, `/healthz`, `/readyz` and `/metrics`, with a body limit,
 //! a deadline on every request, bounded concurrency and graceful shutdown.
 //!
 //! Every answer is JSON. A verb whose result type has an `Error` field (filter, bind) answers failures
@@ -81,11 +81,11 @@ pub fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
     state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// The router: `POST <prefix>/<verb>` for each served verb, `GET /healthz`, `GET /metrics`.
+/// The router: `POST <prefix>/<verb>` for each served verb, `GET /healthz`, `GET /readyz`, `GET /metrics`.
 pub fn router(app: Arc<App>) -> Router {
     let prefix = app.options.prefix.trim_end_matches('/').to_string();
     let prefix = if prefix.is_empty() || prefix.starts_with('/') { prefix } else { format!("/{prefix}") };
-    let mut router = Router::new().route("/healthz", get(healthz)).route("/metrics", get(metrics));
+    let mut router = Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics));
     for verb in app.options.verbs.clone() {
         router = router.route(
             &format!("{prefix}/{}", verb.as_str()),
@@ -112,7 +112,7 @@ async fn not_found() -> Response {
     json(
         StatusCode::NOT_FOUND,
         to_go_json(&ExtenderBindingResult {
-            error: "no such path; the extender serves POST <prefix>/<verb>, GET /healthz and GET /metrics".into(),
+            error: "no such path; the extender serves POST <prefix>/<verb>, GET /healthz, GET /readyz and GET /metrics".into(),
         }),
     )
 }
@@ -132,6 +132,15 @@ async fn healthz(AxumState(app): AxumState<Arc<App>>) -> Response {
         "verbs": app.options.verbs.iter().map(|v| v.as_str()).collect::<Vec<_>>(),
     });
     json(StatusCode::OK, serde_json::to_vec(&body).unwrap_or_default())
+}
+
+/// 200 once every watch has listed its kind (at once without watches), 503 before: a readiness probe.
+async fn readyz(AxumState(app): AxumState<Arc<App>>) -> Response {
+    if (app.synced)() {
+        json(StatusCode::OK, br#"{"status":"ready"}"#.to_vec())
+    } else {
+        json(StatusCode::SERVICE_UNAVAILABLE, br#"{"status":"listing the cluster"}"#.to_vec())
+    }
 }
 
 async fn metrics(AxumState(app): AxumState<Arc<App>>) -> Response {
@@ -226,7 +235,9 @@ pub fn decide(state: &mut State, verb: Verb, body: &[u8]) -> Result<Vec<u8>, Fai
     match verb {
         Verb::Filter => {
             let args: wire::ExtenderArgs<'_> = wire::decode(body).map_err(|e| decode_error("ExtenderArgs", e))?;
-            Ok(to_go_json(&state.filter(&args).map_err(logical)?))
+            let result = state.filter(&args).map_err(logical)?;
+            let capacity = if result.nodes.is_some() { body.len() } else { 256 };
+            Ok(wire::to_go_json_sized(&result, capacity))
         }
         Verb::Prioritize => {
             let args: wire::ExtenderArgs<'_> = wire::decode(body).map_err(|e| decode_error("ExtenderArgs", e))?;

@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, VecDeque};
 
 use foldhash::HashMap;
 use k8s_openapi::api::core::v1 as k8s;
-use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use scheduler_core::{Cluster, ControllerDef, NodeDef, NodeId, Pod, PodDef, PodDisruptionBudgetDef, PodId, Scheduler, ServiceDef};
@@ -18,7 +17,7 @@ use traces::NamespaceDef;
 
 use crate::wire::{
     ExtenderArgs, ExtenderFilterResult, ExtenderPreemptionArgs, ExtenderPreemptionResult, FailedNodesMap, HostPriority,
-    MAX_EXTENDER_PRIORITY, MetaPod, MetaVictims, NodeList,
+    MAX_EXTENDER_PRIORITY, MetaPod, MetaVictims, Name, NodeList,
 };
 
 /// Where the server learns which pods run where.
@@ -97,21 +96,6 @@ pub struct RequestError(pub String);
 
 fn request_error(msg: impl Into<String>) -> RequestError {
     RequestError(msg.into())
-}
-
-/// The fields of a node object read to recognise a node the cache already has.
-#[derive(Deserialize)]
-struct NodeHeader {
-    #[serde(default)]
-    metadata: NodeHeaderMeta,
-}
-
-#[derive(Default, Deserialize)]
-struct NodeHeaderMeta {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default, rename = "resourceVersion")]
-    resource_version: Option<String>,
 }
 
 impl State {
@@ -361,9 +345,7 @@ impl State {
         let mut ids = Vec::with_capacity(items.len());
         for (idx, raw) in items.iter().enumerate() {
             let field = || format!("Nodes.items[{idx}]");
-            let header: NodeHeader = serde_json::from_str(raw.get()).map_err(|e| request_error(format!("{}: {e}", field())))?;
-            let name = header.metadata.name.unwrap_or_default();
-            let version = header.metadata.resource_version.unwrap_or_default();
+            let (name, version) = node_header(raw.get());
             if let Some(entry) = self.nodes.get(&name)
                 && !version.is_empty()
                 && entry.resource_version == version
@@ -380,8 +362,8 @@ impl State {
     }
 
     /// The cached nodes of `names`, in order; `None` for names the cache does not have.
-    fn cached_nodes(&self, names: &[String]) -> Vec<Option<NodeId>> {
-        names.iter().map(|n| self.nodes.get(n).map(|e| e.id)).collect()
+    fn cached_nodes<S: AsRef<str>>(&self, names: &[S]) -> Vec<Option<NodeId>> {
+        names.iter().map(|n| self.cluster.node_id(n.as_ref())).collect()
     }
 
     fn profile_for(&self, pod: &Pod) -> usize {
@@ -395,26 +377,31 @@ impl State {
         let pod = self.pod(args.pod, "Pod")?;
         let mut failed = FailedNodesMap::new();
         let mut unresolvable = FailedNodesMap::new();
-        let (ids, names): (Vec<NodeId>, Vec<String>) = match (&args.node_names, &args.nodes) {
+        // The nodes to filter, with their positions in the call's list.
+        let mut ids = Vec::new();
+        let mut positions = Vec::new();
+        match (&args.node_names, &args.nodes) {
             (Some(names), _) => {
-                let mut known = Vec::with_capacity(names.len());
-                for (name, id) in names.iter().zip(self.cached_nodes(names)) {
-                    match id {
-                        Some(id) => known.push((id, name.clone())),
+                ids.reserve(names.len());
+                positions.reserve(names.len());
+                for (pos, name) in names.iter().enumerate() {
+                    match self.cluster.node_id(name) {
+                        Some(id) => {
+                            ids.push(id);
+                            positions.push(pos);
+                        }
                         None => {
-                            failed.insert(name.clone(), format!("node {name:?} is not in simsched's node cache"));
+                            failed.insert(name.to_string(), format!("node {:?} is not in simsched's node cache", name.as_str()));
                         }
                     }
                 }
-                known.into_iter().unzip()
             }
             (None, Some(list)) => {
-                let ids = self.sync_nodes(&list.items)?;
-                let names = ids.iter().map(|&id| self.cluster.node(id).node.name.to_string()).collect();
-                (ids, names)
+                ids = self.sync_nodes(&list.items)?;
+                positions = (0..ids.len()).collect();
             }
             (None, None) => return Err(request_error("Nodes and NodeNames: Required value: the call carries neither")),
-        };
+        }
         let profile = self.profile_for(&pod);
         let verdicts = self.scheduler.filter_nodes(profile, &self.cluster, &pod, &ids).map_err(|e| request_error(e.to_string()))?;
         for (node, _plugin, status) in &verdicts.rejected {
@@ -422,32 +409,34 @@ impl State {
             let map = if status.code() == scheduler_core::Code::UnschedulableAndUnresolvable { &mut unresolvable } else { &mut failed };
             map.insert(name, status.message());
         }
+        let mut passed = vec![false; self.cluster.node_capacity()];
+        for id in &verdicts.feasible {
+            passed[id.index()] = true;
+        }
+        let passed_positions = ids.iter().zip(&positions).filter(|(id, _)| passed[id.index()]).map(|(_, &pos)| pos);
         let mut result = ExtenderFilterResult {
             failed_nodes: Some(failed),
             failed_and_unresolvable_nodes: Some(unresolvable),
             ..ExtenderFilterResult::default()
         };
-        let passed: std::collections::HashSet<NodeId> = verdicts.feasible.iter().copied().collect();
-        if args.node_names.is_some() {
-            result.node_names = Some(ids.iter().zip(&names).filter(|(id, _)| passed.contains(id)).map(|(_, n)| n.clone()).collect());
-        }
-        if let (None, Some(list)) = (&args.node_names, &args.nodes) {
-            let items = list.items.iter().zip(&ids).filter(|(_, id)| passed.contains(id)).map(|(raw, _)| *raw).collect();
-            result.nodes = Some(NodeList { items });
+        match (&args.node_names, &args.nodes) {
+            (Some(names), _) => result.node_names = Some(passed_positions.map(|pos| names[pos].clone()).collect()),
+            (None, Some(list)) => result.nodes = Some(NodeList { items: passed_positions.map(|pos| list.items[pos]).collect() }),
+            (None, None) => {}
         }
         Ok(result)
     }
 
     /// The prioritize verb: each node's weighted total mapped onto 0..=10 (see [`extender_score`]), in the
     /// order of the call; nodes the cache does not know score 0.
-    pub fn prioritize(&mut self, args: &ExtenderArgs<'_>) -> Result<Vec<HostPriority>, RequestError> {
+    pub fn prioritize<'a>(&mut self, args: &ExtenderArgs<'a>) -> Result<Vec<HostPriority<'a>>, RequestError> {
         self.refresh();
         let pod = self.pod(args.pod, "Pod")?;
-        let (slots, names): (Vec<Option<NodeId>>, Vec<String>) = match (&args.node_names, &args.nodes) {
+        let (slots, names): (Vec<Option<NodeId>>, Vec<Name<'a>>) = match (&args.node_names, &args.nodes) {
             (Some(names), _) => (self.cached_nodes(names), names.clone()),
             (None, Some(list)) => {
                 let ids = self.sync_nodes(&list.items)?;
-                let names = ids.iter().map(|&id| self.cluster.node(id).node.name.to_string()).collect();
+                let names = ids.iter().map(|&id| Name::from(self.cluster.node(id).node.name.to_string())).collect();
                 (ids.into_iter().map(Some).collect(), names)
             }
             (None, None) => return Err(request_error("Nodes and NodeNames: Required value: the call carries neither")),
@@ -509,6 +498,73 @@ impl State {
         def.node_name = node.to_string();
         self.apply_pod(def, "Pending")
     }
+}
+
+/// A node object's `metadata.name` and `metadata.resourceVersion`, read without parsing the rest of
+/// it: the API server writes `metadata` first and, in it, the name before the resource version, so
+/// reading stops after a few hundred bytes of a node object of several kilobytes. Empty strings when the
+/// object is not laid out that way (the node is then parsed in full).
+fn node_header(raw: &str) -> (String, String) {
+    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+
+    /// Stops the parse once both fields are read.
+    #[derive(Debug)]
+    struct Done;
+    impl std::fmt::Display for Done {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("header read")
+        }
+    }
+    struct Found<'f>(&'f mut (String, String));
+    impl<'de> Visitor<'de> for Found<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a node object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            // The object: only its first key is looked at.
+            match map.next_key::<std::borrow::Cow<'de, str>>()? {
+                Some(key) if key == "metadata" => map.next_value_seed(Metadata(self.0)),
+                _ => Err(serde::de::Error::custom(Done)),
+            }
+        }
+    }
+    struct Metadata<'f>(&'f mut (String, String));
+    impl<'de> DeserializeSeed<'de> for Metadata<'_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Metadata<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("metadata")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                match &*key {
+                    "name" => self.0.0 = map.next_value()?,
+                    "resourceVersion" => {
+                        self.0.1 = map.next_value()?;
+                        // The name comes first: everything needed is read.
+                        return Err(serde::de::Error::custom(Done));
+                    }
+                    _ => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+    let mut found = (String::new(), String::new());
+    let mut de = serde_json::Deserializer::from_str(raw);
+    let _ = de.deserialize_map(Found(&mut found));
+    if found.0.is_empty() {
+        found.1.clear();
+    }
+    found
 }
 
 /// Maps a weighted total onto the extender's 0..=10 range: `round(10 × total / max_total)`, where

@@ -9,11 +9,12 @@
 //! win. Embedded `v1.Pod` and `v1.Node` objects are kept as the raw JSON text they arrived as: nodes are
 //! echoed back verbatim and only parsed when the server's cache does not already know them.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 use serde_json::value::RawValue;
 
@@ -21,6 +22,70 @@ use serde_json::value::RawValue;
 pub const MAX_EXTENDER_PRIORITY: i64 = 10;
 /// Upstream `MinExtenderPriority`.
 pub const MIN_EXTENDER_PRIORITY: i64 = 0;
+
+/// A node name, borrowed from the request when it has no escapes (a call names thousands of nodes).
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Name<'a>(pub Cow<'a, str>);
+
+impl Name<'_> {
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Name<'_> {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Name<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'a> From<&'a str> for Name<'a> {
+    fn from(s: &'a str) -> Self {
+        Name(Cow::Borrowed(s))
+    }
+}
+
+impl From<String> for Name<'_> {
+    fn from(s: String) -> Self {
+        Name(Cow::Owned(s))
+    }
+}
+
+impl Serialize for Name<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Name<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Name<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Name(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Name(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Name(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V(PhantomData))
+    }
+}
 
 /// A `v1.NodeList` whose items are kept as raw JSON.
 #[derive(Clone, Debug, Default)]
@@ -37,7 +102,7 @@ pub struct ExtenderArgs<'a> {
     /// The candidate nodes (`Nodes`), set when the extender is not `nodeCacheCapable`.
     pub nodes: Option<NodeList<'a>>,
     /// The candidate nodes' names (`NodeNames`), set when it is.
-    pub node_names: Option<Vec<String>>,
+    pub node_names: Option<Vec<Name<'a>>>,
 }
 
 /// Node name → failure message (upstream `FailedNodesMap`).
@@ -49,7 +114,7 @@ pub struct ExtenderFilterResult<'a> {
     /// The nodes that passed (`Nodes`), when the call carried `Nodes`.
     pub nodes: Option<NodeList<'a>>,
     /// The names of the nodes that passed (`NodeNames`), when the call carried `NodeNames`.
-    pub node_names: Option<Vec<String>>,
+    pub node_names: Option<Vec<Name<'a>>>,
     /// Nodes rejected in a way preemption might resolve (`FailedNodes`).
     pub failed_nodes: Option<FailedNodesMap>,
     /// Nodes rejected in a way preemption cannot resolve (`FailedAndUnresolvableNodes`).
@@ -60,9 +125,9 @@ pub struct ExtenderFilterResult<'a> {
 
 /// One node's score (upstream `HostPriority`); a prioritize answer is a JSON array of them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct HostPriority {
+pub struct HostPriority<'a> {
     /// Node name (`Host`).
-    pub host: String,
+    pub host: Name<'a>,
     /// Score (`Score`), expected in 0..=10.
     pub score: i64,
 }
@@ -132,7 +197,13 @@ pub struct ExtenderPreemptionResult {
 
 /// Encodes `value` as Go's `json.Marshal` would.
 pub fn to_go_json<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256);
+    to_go_json_sized(value, 256)
+}
+
+/// [`to_go_json`] into a buffer of `capacity` bytes to start with (an answer that echoes a call's node
+/// objects is about as long as the call).
+pub fn to_go_json_sized<T: Serialize + ?Sized>(value: &T, capacity: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(capacity);
     let mut ser = serde_json::Serializer::with_formatter(&mut out, GoFormatter);
     // Serializing these types into memory cannot fail: no map has a non-string key, no float is NaN.
     if value.serialize(&mut ser).is_err() {
@@ -147,21 +218,28 @@ struct GoFormatter;
 
 impl serde_json::ser::Formatter for GoFormatter {
     fn write_string_fragment<W: ?Sized + std::io::Write>(&mut self, writer: &mut W, fragment: &str) -> std::io::Result<()> {
+        let bytes = fragment.as_bytes();
         let mut start = 0;
-        for (i, c) in fragment.char_indices() {
-            let escaped: &[u8] = match c {
-                '<' => b"\\u003c",
-                '>' => b"\\u003e",
-                '&' => b"\\u0026",
-                '\u{2028}' => b"\\u2028",
-                '\u{2029}' => b"\\u2029",
-                _ => continue,
+        let mut i = 0;
+        while i < bytes.len() {
+            // U+2028 and U+2029 are E2 80 A8 and E2 80 A9 in UTF-8.
+            let (escaped, len): (&[u8], usize) = match bytes[i] {
+                b'<' => (b"\\u003c", 1),
+                b'>' => (b"\\u003e", 1),
+                b'&' => (b"\\u0026", 1),
+                0xE2 if bytes[i + 1..].starts_with(&[0x80, 0xA8]) => (b"\\u2028", 3),
+                0xE2 if bytes[i + 1..].starts_with(&[0x80, 0xA9]) => (b"\\u2029", 3),
+                _ => {
+                    i += 1;
+                    continue;
+                }
             };
-            writer.write_all(&fragment.as_bytes()[start..i])?;
+            writer.write_all(&bytes[start..i])?;
             writer.write_all(escaped)?;
-            start = i + c.len_utf8();
+            i += len;
+            start = i;
         }
-        writer.write_all(&fragment.as_bytes()[start..])
+        writer.write_all(&bytes[start..])
     }
 }
 
@@ -235,16 +313,16 @@ macro_rules! go_struct {
 go_struct!(ExtenderArgs<'a>, "ExtenderArgs", {
     pod: Option<&'a RawValue> => "Pod",
     nodes: Option<NodeList<'a>> => "Nodes",
-    node_names: Option<Vec<String>> => "NodeNames",
+    node_names: Option<Vec<Name<'a>>> => "NodeNames",
 });
 go_struct!(ExtenderFilterResult<'a>, "ExtenderFilterResult", {
     nodes: Option<NodeList<'a>> => "Nodes",
-    node_names: Option<Vec<String>> => "NodeNames",
+    node_names: Option<Vec<Name<'a>>> => "NodeNames",
     failed_nodes: Option<FailedNodesMap> => "FailedNodes",
     failed_and_unresolvable_nodes: Option<FailedNodesMap> => "FailedAndUnresolvableNodes",
     error: String => "Error",
 });
-go_struct!(HostPriority, "HostPriority", { host: String => "Host", score: i64 => "Score" });
+go_struct!(HostPriority<'a>, "HostPriority", { host: Name<'a> => "Host", score: i64 => "Score" });
 go_struct!(ExtenderBindingArgs, "ExtenderBindingArgs", {
     pod_name: String => "PodName",
     pod_namespace: String => "PodNamespace",
@@ -316,6 +394,10 @@ impl Serialize for EmptyObject {
 /// Decodes one JSON value of type `T` from `body`, as the extender's requests are decoded; the error names
 /// the path of the offending field and the line and column.
 pub fn decode<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, DecodeError> {
+    // The common case without the path tracking's cost; a failure is decoded again to find the path.
+    if let Ok(value) = serde_json::from_slice(body) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| DecodeError::new(e.path().to_string(), e.into_inner()))?;
     de.end().map_err(|e| DecodeError::new(String::new(), e))?;

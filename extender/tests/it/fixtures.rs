@@ -58,8 +58,8 @@ fn check_acceptable_filter(request: &[u8], response: &str) {
         (Some(names), _) => {
             assert!(result.nodes.is_none());
             for name in result.node_names.as_ref().expect("NodeNames answered") {
-                assert!(names.contains(name), "{name} was not sent");
-                passed.push(name.clone());
+                assert!(names.contains(name), "{name:?} was not sent");
+                passed.push(name.to_string());
             }
         }
         (None, Some(list)) => {

@@ -170,6 +170,7 @@ async fn bad_requests_get_clear_answers() {
     let health: serde_json::Value = serde_json::from_str(&health).unwrap();
     assert_eq!(health["nodes"], 1);
     assert!(health["pods"].as_str().unwrap().starts_with("static"), "{health}");
+    assert_eq!(request(addr, "GET", "/readyz", b"").await, (200, r#"{"status":"ready"}"#.to_string()));
     server.shutdown();
     server.done.await.unwrap().unwrap();
 }

@@ -1,1 +1,202 @@
-//! The API-server watch and bind, against a local fake API server.
+//! The API-server watch and bind, against a local fake API server that serves list and watch responses
+//! and records Bindings.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State as AxumState;
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use extender::{PodSource, ServerOptions};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::broadcast;
+
+use crate::http::request;
+use crate::state;
+
+struct FakeApi {
+    nodes: Vec<Value>,
+    pods: Vec<Value>,
+    node_events: broadcast::Sender<String>,
+    pod_events: broadcast::Sender<String>,
+    bindings: Mutex<Vec<Value>>,
+}
+
+fn node(name: &str, cpu: &str) -> Value {
+    json!({"metadata": {"name": name, "resourceVersion": "1", "labels": {"kubernetes.io/hostname": name}},
+           "status": {"allocatable": {"cpu": cpu, "memory": "8Gi", "pods": "110"}}})
+}
+
+fn pod(name: &str, uid: &str, node: &str, cpu: &str) -> Value {
+    json!({"metadata": {"name": name, "namespace": "default", "uid": uid, "resourceVersion": "1"},
+           "spec": {"nodeName": node, "containers": [{"name": "c", "image": "i", "resources": {"requests": {"cpu": cpu}}}]},
+           "status": {"phase": "Running"}})
+}
+
+fn list(kind: &str, items: &[Value]) -> Response {
+    let body = json!({"apiVersion": "v1", "kind": kind, "metadata": {"resourceVersion": "1"}, "items": items});
+    (StatusCode::OK, [("content-type", "application/json")], body.to_string()).into_response()
+}
+
+fn status(code: u16, message: &str, reason: &str) -> Response {
+    let body = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": if code < 300 { "Success" } else { "Failure" },
+                      "message": message, "reason": reason, "code": code});
+    (StatusCode::from_u16(code).unwrap(), [("content-type", "application/json")], body.to_string()).into_response()
+}
+
+fn watch_stream(events: Option<&broadcast::Sender<String>>) -> Response {
+    let body = match events {
+        Some(sender) => {
+            let rx = sender.subscribe();
+            let stream = futures::stream::unfold(rx, |mut rx| async move {
+                let line = rx.recv().await.ok()?;
+                Some((Ok::<Bytes, std::io::Error>(Bytes::from(line + "\n")), rx))
+            });
+            Body::from_stream(stream)
+        }
+        // Kinds the test does not change: a watch that stays open and quiet.
+        None => Body::from_stream(futures::stream::pending::<Result<Bytes, std::io::Error>>()),
+    };
+    (StatusCode::OK, [("content-type", "application/json")], body).into_response()
+}
+
+async fn api(AxumState(fake): AxumState<Arc<FakeApi>>, method: Method, uri: Uri, body: Bytes) -> Response {
+    let path = uri.path();
+    let watching = uri.query().is_some_and(|q| q.split('&').any(|kv| kv == "watch=true" || kv == "watch=1"));
+    if method == Method::POST {
+        // /api/v1/namespaces/<ns>/pods/<name>/binding
+        let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        if let ["api", "v1", "namespaces", ns, "pods", name, "binding"] = parts[..] {
+            let binding: Value = serde_json::from_slice(&body).unwrap();
+            return match name {
+                "taken" | "retried" => status(
+                    409,
+                    &format!("Operation cannot be fulfilled on pods/binding \"{name}\": pod {name} is already assigned to node"),
+                    "Conflict",
+                ),
+                _ => {
+                    fake.bindings.lock().unwrap().push(json!({"namespace": ns, "binding": binding}));
+                    status(201, "", "")
+                }
+            };
+        }
+        return status(404, "not found", "NotFound");
+    }
+    if let Some(rest) = path.strip_prefix("/api/v1/namespaces/default/pods/") {
+        let node = if rest == "retried" { "n2" } else { "elsewhere" };
+        let body = pod(rest, "u-x", node, "1").to_string();
+        return (StatusCode::OK, [("content-type", "application/json")], body).into_response();
+    }
+    let (kind, items, events) = match path {
+        "/api/v1/nodes" => ("NodeList", fake.nodes.clone(), Some(&fake.node_events)),
+        "/api/v1/pods" => ("PodList", fake.pods.clone(), Some(&fake.pod_events)),
+        _ => ("List", Vec::new(), None),
+    };
+    if watching { watch_stream(events) } else { list(kind, &items) }
+}
+
+async fn start_fake(fake: Arc<FakeApi>) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new().fallback(api).with_state(fake);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+async fn health(addr: SocketAddr) -> Value {
+    let (status, body) = request(addr, "GET", "/healthz", b"").await;
+    assert_eq!(status, 200);
+    serde_json::from_str(&body).unwrap()
+}
+
+/// Waits until `/healthz` satisfies `ok`.
+async fn wait_for(addr: SocketAddr, what: &str, ok: impl Fn(&Value) -> bool) {
+    for _ in 0..200 {
+        let h = health(addr).await;
+        if ok(&h) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting for {what}: {}", health(addr).await);
+}
+
+async fn wait_for_watchers(sender: &broadcast::Sender<String>) {
+    for _ in 0..200 {
+        if sender.receiver_count() > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the extender never started watching");
+}
+
+const NEW_POD: &str = r#"{"metadata":{"name":"new","namespace":"default","uid":"u-new"},"spec":{"containers":[{"name":"c","image":"i","resources":{"requests":{"cpu":"2"}}}]}}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_keeps_the_cache_and_bind_creates_bindings() {
+    let fake = Arc::new(FakeApi {
+        nodes: vec![node("n1", "4"), node("n2", "4")],
+        pods: vec![pod("big", "u-big", "n1", "3")],
+        node_events: broadcast::channel(16).0,
+        pod_events: broadcast::channel(16).0,
+        bindings: Mutex::new(Vec::new()),
+    });
+    let api_addr = start_fake(fake.clone()).await;
+    let client = kube::Client::try_from(kube::Config::new(format!("http://{api_addr}").parse().unwrap())).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(extender::run(listener, state(PodSource::Watch), Some(client), true, ServerOptions::default(), async {
+        let _ = stopped.await;
+    }));
+
+    wait_for(addr, "the initial lists", |h| h["synced"] == true).await;
+    assert_eq!(request(addr, "GET", "/readyz", b"").await.0, 200);
+    let h = health(addr).await;
+    assert_eq!((h["nodes"].as_u64(), h["boundPods"].as_u64()), (Some(2), Some(1)), "{h}");
+    assert_eq!(h["pods"], "watching the API server");
+
+    // The listed pod fills n1.
+    let filter = format!(r#"{{"Pod":{NEW_POD},"NodeNames":["n1","n2"]}}"#);
+    let (_, got) = request(addr, "POST", "/filter", filter.as_bytes()).await;
+    assert_eq!(
+        got,
+        r#"{"Nodes":null,"NodeNames":["n2"],"FailedNodes":{"n1":"Insufficient cpu"},"FailedAndUnresolvableNodes":{},"Error":""}"#
+    );
+
+    // Watch events: the pod goes, a node comes.
+    wait_for_watchers(&fake.pod_events).await;
+    wait_for_watchers(&fake.node_events).await;
+    fake.pod_events.send(json!({"type": "DELETED", "object": pod("big", "u-big", "n1", "3")}).to_string()).unwrap();
+    fake.node_events.send(json!({"type": "ADDED", "object": node("n3", "8")}).to_string()).unwrap();
+    wait_for(addr, "the watch events", |h| h["boundPods"] == 0 && h["nodes"] == 3).await;
+    let filter = format!(r#"{{"Pod":{NEW_POD},"NodeNames":["n1","n2","n3"]}}"#);
+    let (_, got) = request(addr, "POST", "/filter", filter.as_bytes()).await;
+    assert_eq!(got, r#"{"Nodes":null,"NodeNames":["n1","n2","n3"],"FailedNodes":{},"FailedAndUnresolvableNodes":{},"Error":""}"#);
+
+    // Bind creates the Binding, and the pod counts on its node at once.
+    let (status, got) = request(addr, "POST", "/bind", br#"{"PodName":"new","PodNamespace":"default","PodUID":"u-new","Node":"n2"}"#).await;
+    assert_eq!((status, got.as_str()), (200, r#"{"Error":""}"#));
+    let bindings = fake.bindings.lock().unwrap().clone();
+    assert_eq!(bindings.len(), 1);
+    assert_eq!(bindings[0]["namespace"], "default");
+    assert_eq!(bindings[0]["binding"]["metadata"]["name"], "new");
+    assert_eq!(bindings[0]["binding"]["metadata"]["uid"], "u-new");
+    assert_eq!(bindings[0]["binding"]["target"]["kind"], "Node");
+    assert_eq!(bindings[0]["binding"]["target"]["name"], "n2");
+    assert_eq!(health(addr).await["boundPods"], 1);
+
+    // A retried bind of a pod already on the requested node succeeds; a pod bound elsewhere fails.
+    let (_, got) = request(addr, "POST", "/bind", br#"{"PodName":"retried","PodNamespace":"default","PodUID":"u-x","Node":"n2"}"#).await;
+    assert_eq!(got, r#"{"Error":""}"#);
+    let (_, got) = request(addr, "POST", "/bind", br#"{"PodName":"taken","PodNamespace":"default","PodUID":"u-y","Node":"n2"}"#).await;
+    assert!(got.contains("failed to bind pod default/taken to node \\\"n2\\\"") && got.contains("already assigned"), "{got}");
+
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}

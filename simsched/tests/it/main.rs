@@ -1,5 +1,6 @@
 //! The `simsched` command line, run as a user runs it.
 
+mod deploy;
 mod simulate;
 
 use std::path::{Path, PathBuf};
