@@ -236,12 +236,12 @@ pub fn decide(state: &mut State, verb: Verb, body: &[u8]) -> Result<Vec<u8>, Fai
         Verb::Filter => {
             let args: wire::ExtenderArgs<'_> = wire::decode(body).map_err(|e| decode_error("ExtenderArgs", e))?;
             let result = state.filter(&args).map_err(logical)?;
-            let capacity = if result.nodes.is_some() { body.len() } else { 256 };
-            Ok(wire::to_go_json_sized(&result, capacity))
+            let capacity = if result.nodes.is_some() { body.len() } else { 64 + 24 * result.node_names.as_ref().map_or(0, Vec::len) };
+            Ok(wire::encode_filter_result(&result, capacity))
         }
         Verb::Prioritize => {
             let args: wire::ExtenderArgs<'_> = wire::decode(body).map_err(|e| decode_error("ExtenderArgs", e))?;
-            Ok(to_go_json(&state.prioritize(&args).map_err(logical)?))
+            Ok(wire::encode_host_priorities(&state.prioritize(&args).map_err(logical)?))
         }
         Verb::Preempt => {
             let args: wire::ExtenderPreemptionArgs<'_> = wire::decode(body).map_err(|e| decode_error("ExtenderPreemptionArgs", e))?;

@@ -197,19 +197,123 @@ pub struct ExtenderPreemptionResult {
 
 /// Encodes `value` as Go's `json.Marshal` would.
 pub fn to_go_json<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
-    to_go_json_sized(value, 256)
-}
-
-/// [`to_go_json`] into a buffer of `capacity` bytes to start with (an answer that echoes a call's node
-/// objects is about as long as the call).
-pub fn to_go_json_sized<T: Serialize + ?Sized>(value: &T, capacity: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(capacity);
+    let mut out = Vec::with_capacity(256);
     let mut ser = serde_json::Serializer::with_formatter(&mut out, GoFormatter);
     // Serializing these types into memory cannot fail: no map has a non-string key, no float is NaN.
     if value.serialize(&mut ser).is_err() {
         out.clear();
         out.extend_from_slice(b"null");
     }
+    out
+}
+
+/// Bytes that a JSON string from Go's encoder writes as they are: printable ASCII other than `"`, `\\`, `<`,
+/// `>` and `&`, and UTF-8 bytes other than the lead byte of U+2028 and U+2029 (0xE2, checked by the slow
+/// path).
+const PLAIN: [bool; 256] = {
+    let mut plain = [false; 256];
+    let mut b = 0x20;
+    while b < 256 {
+        plain[b] = !matches!(b as u8, b'"' | b'\\' | b'<' | b'>' | b'&' | 0x7F | 0xE2);
+        b += 1;
+    }
+    // DEL is written as it is by Go too; it is excluded above only to keep the table's rule simple.
+    plain[0x7F] = true;
+    plain
+};
+
+/// Appends `s` as a JSON string exactly as [`to_go_json`] writes it; plain strings (the usual node name)
+/// are copied without going through serde.
+fn push_go_str(out: &mut Vec<u8>, s: &str) {
+    if s.bytes().all(|b| PLAIN[b as usize]) {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        out.extend_from_slice(&to_go_json(s));
+    }
+}
+
+fn push_name_list(out: &mut Vec<u8>, names: Option<&[Name<'_>]>) {
+    match names {
+        None => out.extend_from_slice(b"null"),
+        Some(names) => {
+            out.push(b'[');
+            for (i, name) in names.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                push_go_str(out, name);
+            }
+            out.push(b']');
+        }
+    }
+}
+
+fn push_failed(out: &mut Vec<u8>, map: Option<&FailedNodesMap>) {
+    match map {
+        None => out.extend_from_slice(b"null"),
+        Some(map) => {
+            out.push(b'{');
+            for (i, (node, message)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                push_go_str(out, node);
+                out.push(b':');
+                push_go_str(out, message);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+/// A filter answer, byte for byte what [`to_go_json`] writes (tested against it), without serde's
+/// per-string overhead: an answer names up to every node of the cluster.
+pub fn encode_filter_result(result: &ExtenderFilterResult<'_>, capacity: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(capacity);
+    out.extend_from_slice(b"{\"Nodes\":");
+    match &result.nodes {
+        None => out.extend_from_slice(b"null"),
+        Some(list) => {
+            out.extend_from_slice(b"{\"metadata\":{},\"items\":[");
+            for (i, item) in list.items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(item.get().as_bytes());
+            }
+            out.extend_from_slice(b"]}");
+        }
+    }
+    out.extend_from_slice(b",\"NodeNames\":");
+    push_name_list(&mut out, result.node_names.as_deref());
+    out.extend_from_slice(b",\"FailedNodes\":");
+    push_failed(&mut out, result.failed_nodes.as_ref());
+    out.extend_from_slice(b",\"FailedAndUnresolvableNodes\":");
+    push_failed(&mut out, result.failed_and_unresolvable_nodes.as_ref());
+    out.extend_from_slice(b",\"Error\":");
+    push_go_str(&mut out, &result.error);
+    out.push(b'}');
+    out
+}
+
+/// A prioritize answer, byte for byte what [`to_go_json`] writes (tested against it).
+pub fn encode_host_priorities(list: &[HostPriority<'_>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(list.len() * 40 + 2);
+    out.push(b'[');
+    for (i, hp) in list.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"Host\":");
+        push_go_str(&mut out, &hp.host);
+        out.extend_from_slice(b",\"Score\":");
+        out.extend_from_slice(hp.score.to_string().as_bytes());
+        out.push(b'}');
+    }
+    out.push(b']');
     out
 }
 
@@ -507,5 +611,39 @@ mod tests {
         assert_eq!(err.to_string(), "trailing characters at line 1 column 12");
         let err = decode::<ExtenderArgs<'_>>(b"[1]").unwrap_err();
         assert_eq!(err.to_string(), "invalid type: sequence, expected an ExtenderArgs JSON object at line 1 column 0");
+    }
+
+    fn go_string() -> impl proptest::strategy::Strategy<Value = String> {
+        proptest::string::string_regex("(node-[a-z0-9]{0,12}|[ -~]{0,6}|[<>&\"\\\\]|\u{2028}|\u{2029}|é|\u{1}|\u{7f}|\u{e2}){0,4}").unwrap()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_encoders_write_what_serde_writes(
+            names in proptest::collection::vec(go_string(), 0..6),
+            failed in proptest::collection::btree_map(go_string(), go_string(), 0..4),
+            error in go_string(),
+            scores in proptest::collection::vec(-20i64..200, 0..6),
+            with_names in proptest::bool::ANY,
+        ) {
+            let names: Vec<Name<'_>> = names.iter().map(|n| Name::from(n.as_str())).collect();
+            let result = ExtenderFilterResult {
+                nodes: None,
+                node_names: with_names.then(|| names.clone()),
+                failed_nodes: Some(failed.clone()),
+                failed_and_unresolvable_nodes: (!with_names).then(|| failed.clone()),
+                error: error.clone(),
+            };
+            proptest::prop_assert_eq!(encode_filter_result(&result, 0), to_go_json(&result));
+            let list: Vec<HostPriority<'_>> = names.iter().zip(&scores).map(|(n, &score)| HostPriority { host: n.clone(), score }).collect();
+            proptest::prop_assert_eq!(encode_host_priorities(&list), to_go_json(&list));
+        }
+    }
+
+    #[test]
+    fn fast_filter_encoder_echoes_nodes_as_serde_does() {
+        let raw = RawValue::from_string(r#"{"metadata":{"name":"n<1>"}}"#.into()).unwrap();
+        let result = ExtenderFilterResult { nodes: Some(NodeList { items: vec![&raw, &raw] }), ..ExtenderFilterResult::default() };
+        assert_eq!(encode_filter_result(&result, 0), to_go_json(&result));
     }
 }

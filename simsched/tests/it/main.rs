@@ -1,6 +1,7 @@
 //! The `simsched` command line, run as a user runs it.
 
 mod deploy;
+mod serve;
 mod simulate;
 
 use std::path::{Path, PathBuf};
