@@ -438,6 +438,40 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// The extender's pieces agree with explain's full evaluation: `filter_nodes` on a node list (any
+    /// order, any subset) passes and rejects the nodes explain passes and rejects, with the same statuses,
+    /// keeping the list's order; `score_nodes` on the feasible nodes gives explain's totals.
+    #[test]
+    fn given_node_lists_agree_with_explain(seed in any::<u64>(), n_nodes in 1usize..60, n_running in 0usize..80, drop_every in 2usize..5) {
+        let (mut c, p) = random_world(seed, n_nodes, n_running, false);
+        let mut s = scheduler(&mut c, "", seed);
+        let e = s.explain(&c, &p, false).unwrap();
+        // A subset of the nodes, reversed.
+        let list: Vec<NodeId> = c.node_order().iter().rev().enumerate().filter(|(i, _)| i % drop_every != 0).map(|(_, &n)| n).collect();
+        let verdicts = s.filter_nodes(0, &c, &p, &list).unwrap();
+        let expected_feasible: Vec<NodeId> =
+            list.iter().copied().filter(|&n| e.nodes.iter().any(|x| x.node == n && x.filter.code == scheduler_core::Code::Success)).collect();
+        prop_assert_eq!(&verdicts.feasible, &expected_feasible);
+        prop_assert_eq!(verdicts.feasible.len() + verdicts.rejected.len(), list.len());
+        for (node, plugin, status) in &verdicts.rejected {
+            let x = e.nodes.iter().find(|x| x.node == *node).unwrap();
+            prop_assert_eq!(status.code(), x.filter.code);
+            prop_assert_eq!(status.reasons().iter().map(|r| r.to_string()).collect::<Vec<_>>(), x.filter.reasons.clone());
+            prop_assert_eq!(plugin, &x.filter.plugin);
+        }
+        let feasible_all: Vec<NodeId> = e.nodes.iter().filter(|x| x.filter.code == scheduler_core::Code::Success).map(|x| x.node).collect();
+        if feasible_all.len() >= 2 {
+            let scores = s.score_nodes(0, &c, &p, &feasible_all).unwrap();
+            let totals: Vec<i64> = feasible_all.iter().map(|&n| e.nodes.iter().find(|x| x.node == n).unwrap().total).collect();
+            prop_assert_eq!(&scores.totals, &totals);
+            prop_assert!(scores.totals.iter().all(|&t| (0..=scores.max_total).contains(&t)));
+        }
+    }
+}
+
 /// Decisions over a pod sequence with runs of identical pods, binds and removals, with or without the memo.
 fn memo_decisions(memo: bool, n_nodes: usize, script: &[(u8, u32, u32)], seed: u64) -> Vec<Option<String>> {
     let nodes: Vec<NodeBuilder> = (0..n_nodes)
