@@ -355,8 +355,11 @@ impl State {
             }
             let node: k8s::Node = serde_json::from_str(raw.get()).map_err(|e| request_error(format!("{}: {e}", field())))?;
             let def = traces::kube::node_def(&node).map_err(|(f, m)| request_error(format!("{}.{f}: {m}", field())))?;
+            // The full parse decides the name (the header read the first `name` key of a possibly odd object).
+            let name = def.name.clone();
             self.apply_node(def, &version).map_err(|e| request_error(format!("{}: {e}", field())))?;
-            ids.push(self.nodes[&name].id);
+            let id = self.nodes.get(&name).map(|e| e.id).ok_or_else(|| request_error(format!("{}: node not kept", field())))?;
+            ids.push(id);
         }
         Ok(ids)
     }

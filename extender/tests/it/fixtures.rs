@@ -206,3 +206,32 @@ fn spec_example_filter_and_prioritize_with_node_names() {
     assert_eq!(scores[1].score, 0, "an unknown node scores 0");
     assert!((1..=10).contains(&scores[0].score), "{response}");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// No request makes a verb panic: captured payloads with bytes replaced, cut short, or spliced.
+    #[test]
+    fn mangled_payloads_get_answers_not_panics(
+        case in 0usize..6,
+        verb in 0usize..3,
+        edits in proptest::collection::vec((proptest::prelude::any::<proptest::sample::Index>(), proptest::prelude::any::<u8>()), 0..8),
+        cut in proptest::prelude::any::<proptest::sample::Index>(),
+        truncate in proptest::prelude::any::<bool>(),
+    ) {
+        let name = ["filter-request", "filter-nodecache-request", "prioritize-request", "preempt-request", "preempt-nodecache-request", "filter-affinity-request"][case];
+        let mut body = fixture(name);
+        for (at, byte) in &edits {
+            let i = at.index(body.len());
+            body[i] = *byte;
+        }
+        if truncate {
+            body.truncate(cut.index(body.len() + 1));
+        }
+        let verb = [Verb::Filter, Verb::Prioritize, Verb::Preempt][verb];
+        // Ok or a failure with a message: either way, an answer.
+        if let Err(failure) = decide(&mut captured_state(), verb, &body) {
+            proptest::prop_assert!(!failure.message.is_empty());
+        }
+    }
+}
