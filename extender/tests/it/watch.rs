@@ -200,3 +200,20 @@ async fn watch_keeps_the_cache_and_bind_creates_bindings() {
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_api_server_that_is_down_is_an_error_not_a_crash() {
+    // The TLS stack (rustls with ring) is set up when the client is built: an in-cluster API server is HTTPS.
+    let mut config = kube::Config::new("https://127.0.0.1:9".parse().unwrap());
+    config.connect_timeout = Some(Duration::from_millis(500));
+    let client = kube::Client::try_from(config).unwrap();
+    let binder = extender::Binder::new(client);
+    let args = extender::wire::ExtenderBindingArgs {
+        pod_name: "p".into(),
+        pod_namespace: "default".into(),
+        pod_uid: "u".into(),
+        node: "n".into(),
+    };
+    let error = binder.bind(&args).await.unwrap_err();
+    assert!(error.starts_with("failed to bind pod default/p to node \"n\":"), "{error}");
+}
