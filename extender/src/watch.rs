@@ -84,75 +84,43 @@ impl Kind for Namespace {
     }
 }
 
-impl Kind for Service {
-    fn key(&self) -> String {
-        ns_name(&self.metadata)
-    }
-    fn apply(&self, state: &mut State) -> Result<(), String> {
-        state.apply_service(traces::kube::service_def(self).map_err(field_error("Service", self.key()))?);
-        Ok(())
-    }
-    fn delete(key: &str, state: &mut State) {
-        let (ns, name) = split(key);
-        state.delete_service(ns, name);
-    }
+/// A namespaced kind whose definition `$convert` makes and `$apply` stores, and `$delete` forgets by
+/// namespace and name.
+macro_rules! namespaced_kind {
+    ($kind:ty, $name:literal, $convert:path, $apply:ident, |$state:ident, $ns:ident, $n:ident| $delete:expr) => {
+        impl Kind for $kind {
+            fn key(&self) -> String {
+                ns_name(&self.metadata)
+            }
+            fn apply(&self, state: &mut State) -> Result<(), String> {
+                state.$apply($convert(self).map_err(field_error($name, self.key()))?);
+                Ok(())
+            }
+            fn delete(key: &str, $state: &mut State) {
+                let ($ns, $n) = split(key);
+                $delete
+            }
+        }
+    };
 }
 
-impl Kind for ReplicationController {
-    fn key(&self) -> String {
-        ns_name(&self.metadata)
-    }
-    fn apply(&self, state: &mut State) -> Result<(), String> {
-        state.apply_controller(traces::kube::replication_controller_def(self).map_err(field_error("ReplicationController", self.key()))?);
-        Ok(())
-    }
-    fn delete(key: &str, state: &mut State) {
-        let (ns, name) = split(key);
-        state.delete_controller("ReplicationController", ns, name);
-    }
-}
-
-impl Kind for ReplicaSet {
-    fn key(&self) -> String {
-        ns_name(&self.metadata)
-    }
-    fn apply(&self, state: &mut State) -> Result<(), String> {
-        state.apply_controller(traces::kube::replica_set_def(self).map_err(field_error("ReplicaSet", self.key()))?);
-        Ok(())
-    }
-    fn delete(key: &str, state: &mut State) {
-        let (ns, name) = split(key);
-        state.delete_controller("ReplicaSet", ns, name);
-    }
-}
-
-impl Kind for StatefulSet {
-    fn key(&self) -> String {
-        ns_name(&self.metadata)
-    }
-    fn apply(&self, state: &mut State) -> Result<(), String> {
-        state.apply_controller(traces::kube::stateful_set_def(self).map_err(field_error("StatefulSet", self.key()))?);
-        Ok(())
-    }
-    fn delete(key: &str, state: &mut State) {
-        let (ns, name) = split(key);
-        state.delete_controller("StatefulSet", ns, name);
-    }
-}
-
-impl Kind for PodDisruptionBudget {
-    fn key(&self) -> String {
-        ns_name(&self.metadata)
-    }
-    fn apply(&self, state: &mut State) -> Result<(), String> {
-        state.apply_pdb(traces::kube::pdb_def(self).map_err(field_error("PodDisruptionBudget", self.key()))?);
-        Ok(())
-    }
-    fn delete(key: &str, state: &mut State) {
-        let (ns, name) = split(key);
-        state.delete_pdb(ns, name);
-    }
-}
+namespaced_kind!(Service, "Service", traces::kube::service_def, apply_service, |state, ns, name| state.delete_service(ns, name));
+namespaced_kind!(
+    ReplicationController,
+    "ReplicationController",
+    traces::kube::replication_controller_def,
+    apply_controller,
+    |state, ns, name| state.delete_controller("ReplicationController", ns, name)
+);
+namespaced_kind!(ReplicaSet, "ReplicaSet", traces::kube::replica_set_def, apply_controller, |state, ns, name| {
+    state.delete_controller("ReplicaSet", ns, name)
+});
+namespaced_kind!(StatefulSet, "StatefulSet", traces::kube::stateful_set_def, apply_controller, |state, ns, name| {
+    state.delete_controller("StatefulSet", ns, name)
+});
+namespaced_kind!(PodDisruptionBudget, "PodDisruptionBudget", traces::kube::pdb_def, apply_pdb, |state, ns, name| {
+    state.delete_pdb(ns, name)
+});
 
 /// Starts one watcher task per kind; `synced` counts the kinds whose first list has been applied.
 pub fn spawn_watches(client: kube::Client, state: Arc<Mutex<State>>, metrics: Arc<Metrics>, synced: Arc<AtomicUsize>) {

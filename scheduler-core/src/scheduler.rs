@@ -501,7 +501,6 @@ impl Scheduler {
         // Nominated pods make a verdict depend on more than the node: no remembered verdicts then.
         let filter_memo =
             if filters.iter().all(|f| f.imp.node_local()) && cluster.nominations().is_empty() { memo.as_deref_mut() } else { None };
-        let mut chunk = std::mem::take(&mut self.search_buffers.chunk).recycled();
         let search = search_feasible(
             &cx,
             pod,
@@ -514,10 +513,7 @@ impl Scheduler {
             profile,
             filter_memo,
             &mut self.search_buffers,
-            &mut chunk,
-        );
-        self.search_buffers.chunk = chunk.recycled();
-        let search = search?;
+        )?;
         let evaluated = search.feasible.len() + search.n_failures;
         if opts.advance {
             // Upstream advances by the statuses recorded too: the nominated node's, if the search did not
@@ -829,7 +825,29 @@ impl<'c> FilterRun<'_, 'c> {
 /// The feasible nodes among `nodes` from the rotated position `start`, at most `num_to_find`, with the
 /// memo's verdicts when given; `buf` holds one chunk evaluation.
 #[expect(clippy::too_many_arguments, reason = "the cycle's pieces, passed explicitly to keep borrows apart")]
-fn search_feasible<'c>(
+fn search_feasible(
+    cx: &CycleContext<'_>,
+    pod: &Pod,
+    nodes: &[NodeId],
+    start: usize,
+    num_to_find: usize,
+    filters: &[&FilterSlot],
+    state: (&[StateSlot], &[bool]),
+    parallel_min_nodes: usize,
+    profile: &Profile,
+    memo: Option<&mut Memo>,
+    bufs: &mut SearchBuffers,
+) -> Result<Search, ScheduleError> {
+    // The chunk buffers are lent to the search for the cluster's lifetime, and kept afterwards.
+    let mut chunk = std::mem::take(&mut bufs.chunk).recycled();
+    let search =
+        search_feasible_with(cx, pod, nodes, start, num_to_find, filters, state, parallel_min_nodes, profile, memo, bufs, &mut chunk);
+    bufs.chunk = chunk.recycled();
+    search
+}
+
+#[expect(clippy::too_many_arguments, reason = "the cycle's pieces, passed explicitly to keep borrows apart")]
+fn search_feasible_with<'c>(
     cx: &CycleContext<'c>,
     pod: &Pod,
     nodes: &[NodeId],

@@ -90,7 +90,6 @@ impl Scheduler {
         } else {
             None
         };
-        let mut chunk = std::mem::take(&mut self.search_buffers.chunk).recycled();
         let search = search_feasible(
             &cx,
             pod,
@@ -103,10 +102,7 @@ impl Scheduler {
             profile,
             filter_memo,
             &mut self.search_buffers,
-            &mut chunk,
-        );
-        self.search_buffers.chunk = chunk.recycled();
-        let search = search?;
+        )?;
         rejected.extend(
             search
                 .failures
