@@ -199,13 +199,14 @@ impl State {
     /// otherwise it is forgotten.
     pub fn apply_pod(&mut self, def: PodDef, phase: &str) -> Result<(), RequestError> {
         let running = !def.node_name.is_empty() && phase != "Succeeded" && phase != "Failed";
-        if let Some(old) = self.pods.get(&def.uid)
+        let key = pod_key(&def);
+        if let Some(old) = self.pods.get(&key)
             && running
             && old.def == def
         {
             return Ok(());
         }
-        self.delete_pod(&def.uid);
+        self.delete_pod(&key);
         if !running {
             return Ok(());
         }
@@ -214,11 +215,11 @@ impl State {
             .compile_pod(&def)
             .map_err(|e| request_error(format!("pod {}/{}: {}: {}", def.namespace, def.name, e.field, e.message)))?;
         let id = if self.nodes.contains_key(&def.node_name) { self.cluster.add_running_pod(&def).ok() } else { None };
-        self.pods.insert(def.uid.clone(), PodEntry { def, id });
+        self.pods.insert(key, PodEntry { def, id });
         Ok(())
     }
 
-    /// Forgets a pod (by UID).
+    /// Forgets a pod (by UID; `<namespace>/<name>` for a pod without one, as the core names it).
     pub fn delete_pod(&mut self, uid: &str) {
         if let Some(old) = self.pods.remove(uid)
             && let Some(id) = old.id
@@ -503,6 +504,12 @@ impl State {
     }
 }
 
+/// The key of a pod: its UID, or `<namespace>/<name>` without one (a pod of a cluster file), as
+/// `Pod::compile` names it.
+fn pod_key(def: &PodDef) -> String {
+    if def.uid.is_empty() { format!("{}/{}", def.namespace, def.name) } else { def.uid.clone() }
+}
+
 /// A node object's `metadata.name` and `metadata.resourceVersion`, read without parsing the rest of
 /// it: the API server writes `metadata` first and, in it, the name before the resource version, so
 /// reading stops after a few hundred bytes of a node object of several kilobytes. Empty strings when the
@@ -585,6 +592,56 @@ pub fn extender_score(total: i64, max_total: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn state() -> State {
+        let mut cluster = Cluster::new();
+        let scheduler = Scheduler::from_config(&scheduler_core::SchedulerConfig::default(), &plugins::registry(), &mut cluster, 0).unwrap();
+        State::new(cluster, scheduler, PodSource::Static)
+    }
+
+    #[test]
+    fn pods_without_uid_are_told_apart_by_name_and_follow_their_node() {
+        let yaml = "apiVersion: v1\nkind: List\nitems:\n\
+            - {kind: Node, metadata: {name: n1}, status: {allocatable: {cpu: '4', memory: 8Gi, pods: '110'}}}\n\
+            - {kind: Pod, metadata: {name: a, namespace: x}, spec: {nodeName: n1, containers: [{name: c, image: i}]}}\n\
+            - {kind: Pod, metadata: {name: b, namespace: x}, spec: {nodeName: n1, containers: [{name: c, image: i}]}}\n";
+        let input = traces::parse_cluster(yaml, std::path::Path::new("c.yaml")).unwrap();
+        let mut st = state();
+        st.load(&input).unwrap();
+        assert_eq!(st.counts(), StateCounts { nodes: 1, pods: 2, orphan_pods: 0 });
+        // The node changes: its pods stay on it. It goes: they wait for it. It comes back: they are on it again.
+        let mut node = input.nodes[0].def.clone();
+        node.labels.push(("zone".into(), "z1".into()));
+        st.apply_node(node.clone(), "2").unwrap();
+        assert_eq!(st.counts(), StateCounts { nodes: 1, pods: 2, orphan_pods: 0 });
+        st.delete_node("n1");
+        assert_eq!(st.counts(), StateCounts { nodes: 0, pods: 0, orphan_pods: 2 });
+        st.apply_node(node, "3").unwrap();
+        assert_eq!(st.counts(), StateCounts { nodes: 1, pods: 2, orphan_pods: 0 });
+        assert_eq!(st.cluster.n_pods(), 2);
+        // A finished pod is forgotten.
+        let mut a = input.pods[0].def.clone();
+        a.start_time = None;
+        st.apply_pod(a, "Succeeded").unwrap();
+        assert_eq!(st.counts(), StateCounts { nodes: 1, pods: 1, orphan_pods: 0 });
+        assert_eq!(st.cluster.n_pods(), 1);
+    }
+
+    #[test]
+    fn a_rebuild_keeps_nodes_and_pods() {
+        let yaml = "apiVersion: v1\nkind: List\nitems:\n\
+            - {kind: Node, metadata: {name: n1}, status: {allocatable: {cpu: '4', memory: 8Gi, pods: '110'}}}\n\
+            - {kind: Pod, metadata: {name: a, namespace: x, labels: {app: w}}, spec: {nodeName: n1, containers: [{name: c, image: i}]}}\n";
+        let input = traces::parse_cluster(yaml, std::path::Path::new("c.yaml")).unwrap();
+        let mut st = state();
+        st.load(&input).unwrap();
+        st.apply_service(ServiceDef { namespace: "x".into(), name: "w".into(), selector: Some(vec![("app".into(), "w".into())]) });
+        st.refresh();
+        assert_eq!(st.counts(), StateCounts { nodes: 1, pods: 1, orphan_pods: 0 });
+        assert_eq!((st.cluster.n_nodes(), st.cluster.n_pods()), (1, 1));
+        let id = st.cluster.node_id("n1").unwrap();
+        assert_eq!(st.nodes["n1"].id, id);
+    }
 
     #[test]
     fn extender_score_rounds_to_nearest() {
