@@ -50,6 +50,9 @@ pub async fn run(
     options: ServerOptions,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    if let Err(e) = server::checked_prefix(&options.prefix) {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, e));
+    }
     let state = Arc::new(Mutex::new(state));
     let metrics = Arc::new(Metrics::default());
     let synced = Arc::new(AtomicUsize::new(0));

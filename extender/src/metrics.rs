@@ -83,8 +83,9 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text exposition of every metric.
-    pub fn render(&self, counts: StateCounts, source: PodSource) -> String {
+    /// The Prometheus text exposition of every metric; the state's gauges are left out when `state` is
+    /// `None` (the state was busy).
+    pub fn render(&self, state: Option<(StateCounts, PodSource)>) -> String {
         let mut out = String::new();
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         let _ = writeln!(out, "# HELP simsched_extender_requests_total Requests answered, by verb.");
@@ -113,6 +114,22 @@ impl Metrics {
             let _ = writeln!(out, "simsched_extender_request_duration_seconds_sum{{verb=\"{}\"}} {sum}", v.as_str());
             let _ = writeln!(out, "simsched_extender_request_duration_seconds_count{{verb=\"{}\"}} {}", v.as_str(), load(&m.requests));
         }
+        if let Some((counts, source)) = state {
+            Metrics::render_state(&mut out, counts, source);
+        }
+        let _ = writeln!(out, "# HELP simsched_extender_watch_events_total Watch events received.");
+        let _ = writeln!(out, "# TYPE simsched_extender_watch_events_total counter");
+        let _ = writeln!(out, "simsched_extender_watch_events_total {}", load(&self.watch_events));
+        let _ = writeln!(
+            out,
+            "# HELP simsched_extender_watch_errors_total Watch events whose object the model refused, and watch stream errors."
+        );
+        let _ = writeln!(out, "# TYPE simsched_extender_watch_errors_total counter");
+        let _ = writeln!(out, "simsched_extender_watch_errors_total {}", load(&self.watch_errors));
+        out
+    }
+
+    fn render_state(out: &mut String, counts: StateCounts, source: PodSource) {
         let _ = writeln!(out, "# HELP simsched_extender_nodes Nodes in the extender's cache.");
         let _ = writeln!(out, "# TYPE simsched_extender_nodes gauge");
         let _ = writeln!(out, "simsched_extender_nodes {}", counts.nodes);
@@ -125,16 +142,6 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE simsched_extender_watching gauge");
         let _ = writeln!(out, "simsched_extender_watching {}", u8::from(source == PodSource::Watch));
-        let _ = writeln!(out, "# HELP simsched_extender_watch_events_total Watch events received.");
-        let _ = writeln!(out, "# TYPE simsched_extender_watch_events_total counter");
-        let _ = writeln!(out, "simsched_extender_watch_events_total {}", load(&self.watch_events));
-        let _ = writeln!(
-            out,
-            "# HELP simsched_extender_watch_errors_total Watch events whose object the model refused, and watch stream errors."
-        );
-        let _ = writeln!(out, "# TYPE simsched_extender_watch_errors_total counter");
-        let _ = writeln!(out, "simsched_extender_watch_errors_total {}", load(&self.watch_errors));
-        out
     }
 }
 
@@ -148,7 +155,7 @@ mod tests {
         m.observe(Verb::Filter, Duration::from_micros(700), false);
         m.observe(Verb::Filter, Duration::from_millis(3), true);
         m.observe(Verb::Filter, Duration::from_secs(9), false);
-        let text = m.render(StateCounts::default(), PodSource::SelfBound);
+        let text = m.render(Some((StateCounts::default(), PodSource::SelfBound)));
         for line in [
             "simsched_extender_requests_total{verb=\"filter\"} 3",
             "simsched_extender_errors_total{verb=\"filter\"} 1",

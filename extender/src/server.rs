@@ -20,7 +20,7 @@ use tokio::sync::Semaphore;
 
 use crate::binder::Binder;
 use crate::metrics::{Metrics, Verb};
-use crate::state::State;
+use crate::state::{PodSource, State, StateCounts};
 use crate::wire::{self, ExtenderBindingArgs, ExtenderBindingResult, ExtenderFilterResult, to_go_json};
 
 /// How the server runs.
@@ -45,7 +45,7 @@ impl Default for ServerOptions {
             verbs: Verb::ALL.to_vec(),
             body_limit: 64 << 20,
             deadline: Duration::from_secs(4),
-            max_concurrency: 64,
+            max_concurrency: 8,
         }
     }
 }
@@ -56,7 +56,7 @@ pub struct App {
     metrics: Arc<Metrics>,
     binder: Option<Binder>,
     options: ServerOptions,
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
     synced: Arc<dyn Fn() -> bool + Send + Sync>,
 }
 
@@ -70,7 +70,7 @@ impl App {
         options: ServerOptions,
         synced: Arc<dyn Fn() -> bool + Send + Sync>,
     ) -> App {
-        let permits = Semaphore::new(options.max_concurrency.max(1));
+        let permits = Arc::new(Semaphore::new(options.max_concurrency.max(1)));
         App { state, metrics, binder, options, permits, synced }
     }
 }
@@ -81,10 +81,34 @@ pub fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
     state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// The URL prefix as the router uses it (no trailing `/`, empty for none), or why it is not a path such
+/// as the extender stanza's `urlPrefix` has (`/scheduler`).
+pub fn checked_prefix(prefix: &str) -> Result<String, String> {
+    let trimmed = prefix.trim_end_matches('/');
+    let bad = |why: &str| {
+        Err(format!(
+            "invalid URL prefix {prefix:?}: {why}; expected a path such as /scheduler (the path of the extender stanza's urlPrefix)"
+        ))
+    };
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    if !trimmed.starts_with('/') {
+        return bad("it does not start with /");
+    }
+    if trimmed.contains("//") {
+        return bad("it has an empty segment");
+    }
+    if trimmed.split('/').any(|seg| seg.starts_with(':') || seg.starts_with('*')) || trimmed.contains(['{', '}', '?', '#', ' ']) {
+        return bad("only plain path segments are allowed");
+    }
+    Ok(trimmed.to_string())
+}
+
 /// The router: `POST <prefix>/<verb>` for each served verb, `GET /healthz`, `GET /readyz`, `GET /metrics`.
+/// The prefix must pass [`checked_prefix`]; one that does not serves the verbs at the root.
 pub fn router(app: Arc<App>) -> Router {
-    let prefix = app.options.prefix.trim_end_matches('/').to_string();
-    let prefix = if prefix.is_empty() || prefix.starts_with('/') { prefix } else { format!("/{prefix}") };
+    let prefix = checked_prefix(&app.options.prefix).unwrap_or_default();
     let mut router = Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics));
     for verb in app.options.verbs.clone() {
         router = router.route(
@@ -92,7 +116,7 @@ pub fn router(app: Arc<App>) -> Router {
             post(move |AxumState(app): AxumState<Arc<App>>, body: Body| handle(app, verb, body)),
         );
     }
-    router.fallback(not_found).with_state(app)
+    router.fallback(not_found).method_not_allowed_fallback(method_not_allowed).with_state(app)
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then finishes the requests in flight.
@@ -117,20 +141,41 @@ async fn not_found() -> Response {
     )
 }
 
-async fn healthz(AxumState(app): AxumState<Arc<App>>) -> Response {
-    let (counts, source) = {
-        let state = lock(&app.state);
-        (state.counts(), state.source())
+async fn method_not_allowed() -> Response {
+    json(
+        StatusCode::METHOD_NOT_ALLOWED,
+        to_go_json(&ExtenderBindingResult {
+            error: "method not allowed: the verbs take POST, /healthz, /readyz and /metrics take GET".into(),
+        }),
+    )
+}
+
+/// The state's counts and pod source without waiting for it: `None` while a decision or an update holds
+/// it (a probe must not wait behind a rebuild).
+fn peek(app: &App) -> Option<(StateCounts, PodSource)> {
+    let state = match app.state.try_lock() {
+        Ok(state) => state,
+        Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+        Err(std::sync::TryLockError::WouldBlock) => return None,
     };
-    let body = serde_json::json!({
+    Some((state.counts(), state.source()))
+}
+
+async fn healthz(AxumState(app): AxumState<Arc<App>>) -> Response {
+    let mut body = serde_json::json!({
         "status": "ok",
-        "pods": source.describe(),
         "synced": (app.synced)(),
-        "nodes": counts.nodes,
-        "boundPods": counts.pods,
-        "podsOnUnknownNodes": counts.orphan_pods,
         "verbs": app.options.verbs.iter().map(|v| v.as_str()).collect::<Vec<_>>(),
     });
+    match peek(&app) {
+        Some((counts, source)) => {
+            body["pods"] = source.describe().into();
+            body["nodes"] = counts.nodes.into();
+            body["boundPods"] = counts.pods.into();
+            body["podsOnUnknownNodes"] = counts.orphan_pods.into();
+        }
+        None => body["busy"] = true.into(),
+    }
     json(StatusCode::OK, serde_json::to_vec(&body).unwrap_or_default())
 }
 
@@ -144,11 +189,7 @@ async fn readyz(AxumState(app): AxumState<Arc<App>>) -> Response {
 }
 
 async fn metrics(AxumState(app): AxumState<Arc<App>>) -> Response {
-    let (counts, source) = {
-        let state = lock(&app.state);
-        (state.counts(), state.source())
-    };
-    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render(counts, source)).into_response()
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render(peek(&app))).into_response()
 }
 
 /// A failed request: the message, and the HTTP status for verbs whose result has no `Error` field.
@@ -184,7 +225,7 @@ impl Failure {
 async fn handle(app: Arc<App>, verb: Verb, body: Body) -> Response {
     let started = Instant::now();
     let deadline = app.options.deadline;
-    let outcome = match tokio::time::timeout(deadline, answer(&app, verb, body)).await {
+    let outcome = match tokio::time::timeout(deadline, answer(&app, verb, body, started + deadline)).await {
         Ok(outcome) => outcome,
         Err(_) => {
             Err(Failure::unavailable(format!("simsched extender: {} did not finish within its {deadline:?} deadline", verb.as_str())))
@@ -200,8 +241,8 @@ async fn handle(app: Arc<App>, verb: Verb, body: Body) -> Response {
     }
 }
 
-async fn answer(app: &Arc<App>, verb: Verb, body: Body) -> Result<Vec<u8>, Failure> {
-    let _permit = app.permits.acquire().await.map_err(|_| Failure::unavailable("simsched extender is shutting down"))?;
+async fn answer(app: &Arc<App>, verb: Verb, body: Body, deadline: Instant) -> Result<Vec<u8>, Failure> {
+    let permit = app.permits.clone().acquire_owned().await.map_err(|_| Failure::unavailable("simsched extender is shutting down"))?;
     let limit = app.options.body_limit;
     let bytes = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
@@ -217,8 +258,15 @@ async fn answer(app: &Arc<App>, verb: Verb, body: Body) -> Result<Vec<u8>, Failu
         return bind(app, &bytes).await;
     }
     let state = app.state.clone();
+    // The permit goes with the work: a request whose deadline passed still holds its slot until its
+    // blocking task ends, so timed-out requests cannot pile up beyond --max-concurrency; and a task that
+    // gets the state after the deadline does not compute an answer nobody reads.
     let computed = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let mut state = lock(&state);
+        if Instant::now() >= deadline {
+            return Err(Failure::unavailable("simsched extender: the deadline passed while waiting for the cluster state"));
+        }
         decide(&mut state, verb, &bytes)
     })
     .await;
@@ -263,9 +311,25 @@ async fn bind(app: &Arc<App>, body: &[u8]) -> Result<Vec<u8>, Failure> {
         return Err(Failure::bad_request("bind needs API-server access (--kubeconfig or --in-cluster)"));
     };
     binder.bind(&args).await.map_err(Failure::bad_request)?;
-    let recorded = lock(&app.state).record_binding(&args.pod_uid, &args.node);
+    // The state may be held by a decision for a while: wait for it off the async workers.
+    let recorded = tokio::task::block_in_place(|| lock(&app.state).record_binding(&args.pod_uid, &args.node));
     if let Err(e) = recorded {
         tracing::warn!(pod = %format!("{}/{}", args.pod_namespace, args.pod_name), error = %e, "bound a pod this server cannot count yet");
     }
     Ok(to_go_json(&ExtenderBindingResult::default()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::checked_prefix;
+
+    #[test]
+    fn prefixes_are_plain_paths() {
+        for (given, expected) in [("", ""), ("/", ""), ("/scheduler", "/scheduler"), ("/a/b/", "/a/b")] {
+            assert_eq!(checked_prefix(given).as_deref(), Ok(expected), "{given:?}");
+        }
+        for bad in ["scheduler", "http://host:8888/scheduler", "/:x", "/*", "/a//b", "/a?b", "/{v}"] {
+            assert!(checked_prefix(bad).is_err(), "{bad:?} accepted");
+        }
+    }
 }

@@ -84,6 +84,8 @@ pub struct State {
     controllers: BTreeMap<(String, String, String), ControllerDef>,
     pdbs: BTreeMap<(String, String), PodDisruptionBudgetDef>,
     stale: bool,
+    /// Budgets changed (and nothing else that needs a rebuild).
+    pdbs_stale: bool,
     recent: HashMap<String, PodDef>,
     recent_order: VecDeque<String>,
     source: PodSource,
@@ -111,6 +113,7 @@ impl State {
             controllers: BTreeMap::new(),
             pdbs: BTreeMap::new(),
             stale: false,
+            pdbs_stale: false,
             recent: HashMap::default(),
             recent_order: VecDeque::new(),
             source,
@@ -170,6 +173,11 @@ impl State {
         let id = self.cluster.add_node(&def).map_err(|e| request_error(e.to_string()))?;
         self.nodes.insert(name.clone(), NodeEntry { id, def, resource_version: resource_version.to_string() });
         self.bind_orphans_of(&name);
+        // A changed node leaves its old slot behind in the cluster: rebuild (which compacts) once the
+        // removed slots outnumber the live nodes.
+        if self.cluster.node_capacity() > 2 * self.nodes.len() + 64 {
+            self.stale = true;
+        }
         Ok(())
     }
 
@@ -206,14 +214,16 @@ impl State {
         {
             return Ok(());
         }
+        if running {
+            // Compile first: an update the model refuses leaves the pod as it was.
+            self.cluster
+                .compile_pod(&def)
+                .map_err(|e| request_error(format!("pod {}/{}: {}: {}", def.namespace, def.name, e.field, e.message)))?;
+        }
         self.delete_pod(&key);
         if !running {
             return Ok(());
         }
-        // Compile first, so that a pod the model refuses is refused whole.
-        self.cluster
-            .compile_pod(&def)
-            .map_err(|e| request_error(format!("pod {}/{}: {}: {}", def.namespace, def.name, e.field, e.message)))?;
         let id = if self.nodes.contains_key(&def.node_name) { self.cluster.add_running_pod(&def).ok() } else { None };
         self.pods.insert(key, PodEntry { def, id });
         Ok(())
@@ -269,27 +279,42 @@ impl State {
         self.stale |= self.controllers.remove(&(kind.to_string(), namespace.to_string(), name.to_string())).is_some();
     }
 
-    /// Adds or replaces a PodDisruptionBudget.
+    /// Adds or replaces a PodDisruptionBudget (its status changes with its pods' readiness: budgets are
+    /// replaced in the cluster without a rebuild).
     pub fn apply_pdb(&mut self, def: PodDisruptionBudgetDef) {
         let key = (def.namespace.clone(), def.name.clone());
         if self.pdbs.get(&key) != Some(&def) {
             self.pdbs.insert(key, def);
-            self.stale = true;
+            self.pdbs_stale = true;
         }
     }
 
     /// Removes a PodDisruptionBudget.
     pub fn delete_pdb(&mut self, namespace: &str, name: &str) {
-        self.stale |= self.pdbs.remove(&(namespace.to_string(), name.to_string())).is_some();
+        self.pdbs_stale |= self.pdbs.remove(&(namespace.to_string(), name.to_string())).is_some();
+    }
+
+    fn add_pdbs(cluster: &mut Cluster, pdbs: &BTreeMap<(String, String), PodDisruptionBudgetDef>) {
+        for b in pdbs.values() {
+            if let Err(e) = cluster.add_pdb(b) {
+                tracing::warn!(error = %e, "PodDisruptionBudget left out of the extender's cluster");
+            }
+        }
     }
 
     /// Rebuilds the cluster from the stored definitions if a non-node, non-pod object changed. Objects the
     /// model refuses are logged and left out (the API server accepted them; they are not the request's fault).
     fn refresh(&mut self) {
         if !self.stale {
+            if self.pdbs_stale {
+                self.pdbs_stale = false;
+                self.cluster.clear_pdbs();
+                State::add_pdbs(&mut self.cluster, &self.pdbs);
+            }
             return;
         }
         self.stale = false;
+        self.pdbs_stale = false;
         let mut cluster = Cluster::with_interner(self.cluster.interner().clone());
         for ns in self.namespaces.values() {
             cluster.add_namespace(&ns.name, &ns.labels);
@@ -304,17 +329,17 @@ impl State {
                 tracing::warn!(error = %e, "controller left out of the extender's cluster");
             }
         }
-        for b in self.pdbs.values() {
-            if let Err(e) = cluster.add_pdb(b) {
-                tracing::warn!(error = %e, "PodDisruptionBudget left out of the extender's cluster");
+        State::add_pdbs(&mut cluster, &self.pdbs);
+        self.nodes.retain(|_, entry| match cluster.add_node(&entry.def) {
+            Ok(id) => {
+                entry.id = id;
+                true
             }
-        }
-        for entry in self.nodes.values_mut() {
-            match cluster.add_node(&entry.def) {
-                Ok(id) => entry.id = id,
-                Err(e) => tracing::warn!(error = %e, "node left out of the extender's cluster"),
+            Err(e) => {
+                tracing::warn!(error = %e, "node left out of the extender's cluster");
+                false
             }
-        }
+        });
         for entry in self.pods.values_mut() {
             entry.id = if self.nodes.contains_key(&entry.def.node_name) { cluster.add_running_pod(&entry.def).ok() } else { None };
         }
@@ -341,28 +366,31 @@ impl State {
         Ok(compiled)
     }
 
-    /// The nodes of a `Nodes` list, added to the cache or updated there when they differ from what it holds.
-    fn sync_nodes(&mut self, items: &[&RawValue]) -> Result<Vec<NodeId>, RequestError> {
-        let mut ids = Vec::with_capacity(items.len());
+    /// The nodes of a `Nodes` list, in order. Without a watch, the call's objects add nodes to the cache
+    /// or update them (a node is parsed only when the cache lacks it at that `resourceVersion`); with a
+    /// watch, the watch alone decides which nodes exist, and a node it has not reported is `None` (a call
+    /// in flight must not bring back a deleted node).
+    fn sync_nodes(&mut self, items: &[&RawValue]) -> Result<Vec<Option<NodeId>>, RequestError> {
+        let mut names = Vec::with_capacity(items.len());
         for (idx, raw) in items.iter().enumerate() {
             let field = || format!("Nodes.items[{idx}]");
             let (name, version) = node_header(raw.get());
-            if let Some(entry) = self.nodes.get(&name)
-                && !version.is_empty()
-                && entry.resource_version == version
-            {
-                ids.push(entry.id);
+            let cached = self.nodes.get(&name).is_some_and(|e| !version.is_empty() && e.resource_version == version);
+            if cached || (self.source == PodSource::Watch && !name.is_empty()) {
+                names.push(name);
                 continue;
             }
             let node: k8s::Node = serde_json::from_str(raw.get()).map_err(|e| request_error(format!("{}: {e}", field())))?;
             let def = traces::kube::node_def(&node).map_err(|(f, m)| request_error(format!("{}.{f}: {m}", field())))?;
             // The full parse decides the name (the header read the first `name` key of a possibly odd object).
             let name = def.name.clone();
-            self.apply_node(def, &version).map_err(|e| request_error(format!("{}: {e}", field())))?;
-            let id = self.nodes.get(&name).map(|e| e.id).ok_or_else(|| request_error(format!("{}: node not kept", field())))?;
-            ids.push(id);
+            if self.source != PodSource::Watch {
+                self.apply_node(def, &version).map_err(|e| request_error(format!("{}: {e}", field())))?;
+            }
+            names.push(name);
         }
-        Ok(ids)
+        // Looked up once every item is applied: a name listed twice is one node, its last version.
+        Ok(names.iter().map(|n| self.cluster.node_id(n)).collect())
     }
 
     /// The cached nodes of `names`, in order; `None` for names the cache does not have.
@@ -401,8 +429,18 @@ impl State {
                 }
             }
             (None, Some(list)) => {
-                ids = self.sync_nodes(&list.items)?;
-                positions = (0..ids.len()).collect();
+                for (pos, id) in self.sync_nodes(&list.items)?.into_iter().enumerate() {
+                    match id {
+                        Some(id) => {
+                            ids.push(id);
+                            positions.push(pos);
+                        }
+                        None => {
+                            let (name, _) = node_header(list.items[pos].get());
+                            failed.insert(name.clone(), format!("node {name:?} is not in simsched's node cache"));
+                        }
+                    }
+                }
             }
             (None, None) => return Err(request_error("Nodes and NodeNames: Required value: the call carries neither")),
         }
@@ -440,8 +478,8 @@ impl State {
             (Some(names), _) => (self.cached_nodes(names), names.clone()),
             (None, Some(list)) => {
                 let ids = self.sync_nodes(&list.items)?;
-                let names = ids.iter().map(|&id| Name::from(self.cluster.node(id).node.name.to_string())).collect();
-                (ids.into_iter().map(Some).collect(), names)
+                let names = list.items.iter().map(|raw| Name::from(node_header(raw.get()).0)).collect();
+                (ids, names)
             }
             (None, None) => return Err(request_error("Nodes and NodeNames: Required value: the call carries neither")),
         };
@@ -467,11 +505,25 @@ impl State {
     pub fn preempt(&mut self, args: &ExtenderPreemptionArgs<'_>) -> Result<ExtenderPreemptionResult, RequestError> {
         self.refresh();
         let pod = self.pod(args.pod, "Pod")?;
-        let names: Vec<String> = match (&args.node_name_to_meta_victims, &args.node_name_to_victims) {
-            (Some(meta), _) => meta.keys().cloned().collect(),
-            (None, Some(full)) => full.keys().cloned().collect(),
+        // The victims the scheduler proposes per node, as UIDs.
+        let proposed: BTreeMap<String, Vec<String>> = match (&args.node_name_to_meta_victims, &args.node_name_to_victims) {
+            (Some(meta), _) => meta
+                .iter()
+                .map(|(node, v)| {
+                    let uids = v.iter().flat_map(|v| v.pods.iter().flatten()).flatten().map(|p| p.uid.clone()).collect();
+                    (node.clone(), uids)
+                })
+                .collect(),
+            (None, Some(full)) => full
+                .iter()
+                .map(|(node, v)| {
+                    let uids = v.iter().flat_map(|v| v.pods.iter().flatten()).flatten().map(|raw| pod_uid(raw.get())).collect();
+                    (node.clone(), uids)
+                })
+                .collect(),
             (None, None) => return Ok(ExtenderPreemptionResult { node_name_to_meta_victims: Some(BTreeMap::new()) }),
         };
+        let names: Vec<&String> = proposed.keys().collect();
         let candidates: Vec<NodeId> = self.cached_nodes(&names).into_iter().flatten().collect();
         let profile = self.profile_for(&pod);
         let cluster = &self.cluster;
@@ -484,10 +536,16 @@ impl State {
         let mut out = BTreeMap::new();
         for (node, victims) in found {
             let Ok(victims) = victims else { continue };
-            let pods =
-                victims.pods.iter().filter_map(|&id| cluster.pod(id)).map(|b| Some(MetaPod { uid: b.pod.uid.to_string() })).collect();
-            let meta = MetaVictims { pods: Some(pods), num_pdb_violations: victims.pdb_violations as i64 };
-            out.insert(cluster.node(node).node.name.to_string(), Some(meta));
+            let name = cluster.node(node).node.name.to_string();
+            // Agreeing means evicting only pods the scheduler proposed on that node (it maps the answer's
+            // UIDs back to its own pods and fails the whole preemption on one it does not know).
+            let Some(offered) = proposed.get(&name) else { continue };
+            let uids: Vec<String> = victims.pods.iter().filter_map(|&id| cluster.pod(id)).map(|b| b.pod.uid.to_string()).collect();
+            if uids.is_empty() || !uids.iter().all(|u| offered.contains(u)) {
+                continue;
+            }
+            let pods = uids.into_iter().map(|uid| Some(MetaPod { uid })).collect();
+            out.insert(name, Some(MetaVictims { pods: Some(pods), num_pdb_violations: victims.pdb_violations as i64 }));
         }
         Ok(ExtenderPreemptionResult { node_name_to_meta_victims: Some(out) })
     }
@@ -495,6 +553,10 @@ impl State {
     /// Records that this server bound pod `uid` to `node`: the pod, remembered from a filter or
     /// prioritize call, counts there from now on (until the watch, if any, reports it).
     pub fn record_binding(&mut self, uid: &str, node: &str) -> Result<(), RequestError> {
+        if self.source == PodSource::Watch && self.pods.contains_key(uid) {
+            // The watch reported the pod already: its record is the better one.
+            return Ok(());
+        }
         let Some(def) = self.recent.get(uid) else {
             return Err(request_error(format!("PodUID: pod {uid:?} was not seen in a filter or prioritize call, so it cannot be counted")));
         };
@@ -502,6 +564,20 @@ impl State {
         def.node_name = node.to_string();
         self.apply_pod(def, "Pending")
     }
+}
+
+/// A pod object's `metadata.uid` (empty when it has none).
+fn pod_uid(raw: &str) -> String {
+    #[derive(serde::Deserialize)]
+    struct Meta {
+        #[serde(default)]
+        uid: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Header {
+        metadata: Meta,
+    }
+    serde_json::from_str::<Header>(raw).map(|h| h.metadata.uid).unwrap_or_default()
 }
 
 /// The key of a pod: its UID, or `<namespace>/<name>` without one (a pod of a cluster file), as

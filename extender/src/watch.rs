@@ -156,41 +156,45 @@ fn spawn<K: Kind>(api: Api<K>, config: watcher::Config, state: &Arc<Mutex<State>
                     continue;
                 }
             };
-            let mut state = lock(&state);
-            match event {
-                Event::Init => listed = Some(HashSet::new()),
-                Event::InitApply(obj) | Event::Apply(obj) => {
-                    let key = obj.key();
-                    let result = obj.apply(&mut state);
-                    metrics.watch_event(result.is_err());
-                    if let Err(e) = result {
-                        tracing::warn!(kind = %kind, error = %e, "object left out of the extender's cluster");
-                    }
-                    if let Some(listed) = listed.as_mut() {
-                        listed.insert(key.clone());
-                    }
-                    known.insert(key);
-                }
-                Event::Delete(obj) => {
-                    let key = obj.key();
-                    K::delete(&key, &mut state);
-                    metrics.watch_event(false);
-                    known.remove(&key);
-                }
-                Event::InitDone => {
-                    if let Some(listed) = listed.take() {
-                        for gone in known.difference(&listed) {
-                            K::delete(gone, &mut state);
+            // The state may be held by a decision for a while: wait for it off the async workers, so that
+            // the requests' deadlines keep running.
+            tokio::task::block_in_place(|| {
+                let mut state = lock(&state);
+                match event {
+                    Event::Init => listed = Some(HashSet::new()),
+                    Event::InitApply(obj) | Event::Apply(obj) => {
+                        let key = obj.key();
+                        let result = obj.apply(&mut state);
+                        metrics.watch_event(result.is_err());
+                        if let Err(e) = result {
+                            tracing::warn!(kind = %kind, error = %e, "object left out of the extender's cluster");
                         }
-                        known = listed;
+                        if let Some(listed) = listed.as_mut() {
+                            listed.insert(key.clone());
+                        }
+                        known.insert(key);
                     }
-                    if first_list {
-                        first_list = false;
-                        synced.fetch_add(1, Ordering::SeqCst);
-                        tracing::info!(kind = %kind, objects = known.len(), "initial list applied");
+                    Event::Delete(obj) => {
+                        let key = obj.key();
+                        K::delete(&key, &mut state);
+                        metrics.watch_event(false);
+                        known.remove(&key);
+                    }
+                    Event::InitDone => {
+                        if let Some(listed) = listed.take() {
+                            for gone in known.difference(&listed) {
+                                K::delete(gone, &mut state);
+                            }
+                            known = listed;
+                        }
+                        if first_list {
+                            first_list = false;
+                            synced.fetch_add(1, Ordering::SeqCst);
+                            tracing::info!(kind = %kind, objects = known.len(), "initial list applied");
+                        }
                     }
                 }
-            }
+            });
         }
     });
 }

@@ -616,6 +616,11 @@ impl Cluster {
         Ok(())
     }
 
+    /// Removes every PodDisruptionBudget (to add the current set again: budgets change nothing else).
+    pub fn clear_pdbs(&mut self) {
+        self.pdbs.clear();
+    }
+
     /// The PodDisruptionBudgets.
     pub fn pdbs(&self) -> &[PodDisruptionBudget] {
         &self.pdbs

@@ -52,7 +52,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     cluster: Option<PathBuf>,
 
-    /// Verbs to serve, comma-separated; default: filter,prioritize,preempt, and bind with API-server access
+    /// Verbs to serve, comma-separated; default: filter and prioritize, plus preempt when watching and bind
+    /// with API-server access
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     verbs: Vec<String>,
 
@@ -65,7 +66,7 @@ pub struct Args {
     deadline: String,
 
     /// Requests evaluated at once; more wait within their deadline
-    #[arg(long, value_name = "N", default_value_t = 64)]
+    #[arg(long, value_name = "N", default_value_t = 8)]
     max_concurrency: usize,
 
     /// Seed of the scheduler's random choices (preemption's candidate offset)
@@ -92,7 +93,11 @@ pub fn run(args: &Args) -> Result<()> {
     };
     let has_api = api != ApiAccess::None;
     let verbs = if args.verbs.is_empty() {
-        let mut verbs = vec![Verb::Filter, Verb::Prioritize, Verb::Preempt];
+        // Preempt answers with pods the server must know as the scheduler knows them: a watch's.
+        let mut verbs = vec![Verb::Filter, Verb::Prioritize];
+        if has_api && !args.no_watch {
+            verbs.push(Verb::Preempt);
+        }
         if has_api {
             verbs.push(Verb::Bind);
         }
@@ -121,6 +126,16 @@ pub fn run(args: &Args) -> Result<()> {
     if deadline_micros == 0 {
         bail!("invalid --deadline {:?}: expected a positive duration such as 4s", args.deadline);
     }
+    if deadline_micros >= 5_000_000 {
+        eprintln!(
+            "warning: --deadline {} is not below kube-scheduler's default extender httpTimeout (5s): raise the stanza's httpTimeout above it",
+            args.deadline
+        );
+    }
+    let prefix = extender::server::checked_prefix(&args.prefix).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if has_api && !args.no_watch && args.cluster.is_some() {
+        bail!("--cluster cannot be combined with watching the API server (the watch is the cluster); add --no-watch or drop --cluster");
+    }
 
     let mut cluster = Cluster::new();
     let scheduler = Scheduler::from_config(&config, &plugins::registry(), &mut cluster, args.seed).with_context(|| match &args.config {
@@ -139,7 +154,7 @@ pub fn run(args: &Args) -> Result<()> {
         state.load(&input).map_err(|e| anyhow::anyhow!("{}: {e}", path.display())).context("failed to load the cluster")?;
     }
     let options = ServerOptions {
-        prefix: args.prefix.clone(),
+        prefix,
         verbs,
         body_limit,
         deadline: std::time::Duration::from_micros(deadline_micros),

@@ -235,3 +235,35 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn preempt_leaves_out_nodes_whose_victims_the_scheduler_did_not_propose() {
+    // The captured call with the proposed victim's UID changed: simsched's victim on node-small is not
+    // among the proposed ones, so it does not agree with that node.
+    let request = String::from_utf8(fixture("preempt-nodecache-request")).unwrap().replace(NODECACHE_VICTIM_UID, "someone-else");
+    let response = answer(&mut captured_state_with(Some(NODECACHE_VICTIM_UID)), Verb::Preempt, request.as_bytes());
+    assert_eq!(response, r#"{"NodeNameToMetaVictims":{}}"#);
+}
+
+#[test]
+fn a_node_listed_twice_is_one_node_its_last_version() {
+    let mut st = state(PodSource::Static);
+    let small = r#"{"metadata":{"name":"n1","resourceVersion":"1"},"status":{"allocatable":{"cpu":"4","memory":"8Gi","pods":"0"}}}"#;
+    let large = r#"{"metadata":{"name":"n1","resourceVersion":"2"},"status":{"allocatable":{"cpu":"4","memory":"8Gi","pods":"110"}}}"#;
+    let other = r#"{"metadata":{"name":"n2","resourceVersion":"1"},"status":{"allocatable":{"cpu":"4","memory":"8Gi","pods":"110"}}}"#;
+    let body = format!(r#"{{"Pod":{SPEC_POD_SMALL},"Nodes":{{"items":[{small},{other},{large}]}}}}"#);
+    let response = answer(&mut st, Verb::Filter, body.as_bytes());
+    // n1 (as its last version) passes, at both places it was listed.
+    assert_eq!(
+        response,
+        format!(
+            r#"{{"Nodes":{{"metadata":{{}},"items":[{small},{other},{large}]}},"NodeNames":null,"FailedNodes":{{}},"FailedAndUnresolvableNodes":{{}},"Error":""}}"#
+        )
+    );
+    let response = answer(&mut st, Verb::Prioritize, body.as_bytes());
+    let scores: Vec<HostPriority> = wire::decode(response.as_bytes()).unwrap();
+    assert_eq!(scores.iter().map(|s| s.host.as_str()).collect::<Vec<_>>(), ["n1", "n2", "n1"]);
+    assert_eq!(scores[0].score, scores[2].score);
+}
+
+const SPEC_POD_SMALL: &str = r#"{"metadata":{"name":"p","namespace":"default","uid":"u-1"},"spec":{"containers":[{"name":"c","image":"i","resources":{"requests":{"cpu":"1"}}}]}}"#;

@@ -145,8 +145,9 @@ async fn bad_requests_get_clear_answers() {
     assert_eq!((status, got.as_str()), (200, r#"{"NodeNameToMetaVictims":{}}"#));
 
     // Wrong method, wrong path.
-    let (status, _) = request(addr, "GET", "/scheduler/filter", b"").await;
+    let (status, got) = request(addr, "GET", "/scheduler/filter", b"").await;
     assert_eq!(status, 405);
+    assert!(error_of(&got).contains("method not allowed"));
     let (status, got) = request(addr, "POST", "/filter", b"{}").await;
     assert_eq!(status, 404);
     assert!(error_of(&got).contains("no such path"));

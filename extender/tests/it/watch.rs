@@ -179,6 +179,15 @@ async fn watch_keeps_the_cache_and_bind_creates_bindings() {
     let (_, got) = request(addr, "POST", "/filter", filter.as_bytes()).await;
     assert_eq!(got, r#"{"Nodes":null,"NodeNames":["n1","n2","n3"],"FailedNodes":{},"FailedAndUnresolvableNodes":{},"Error":""}"#);
 
+    // Node objects in a call do not add nodes the watch has not reported (a call in flight must not bring
+    // back a deleted node).
+    let ghost = json!({"metadata": {"name": "ghost", "resourceVersion": "9"}, "status": {"allocatable": {"cpu": "64", "pods": "110"}}});
+    let filter = format!(r#"{{"Pod":{NEW_POD},"Nodes":{{"items":[{ghost},{}]}}}}"#, node("n3", "8"));
+    let (_, got) = request(addr, "POST", "/filter", filter.as_bytes()).await;
+    assert!(got.contains(r#""FailedNodes":{"ghost":"node \"ghost\" is not in simsched's node cache"}"#), "{got}");
+    assert!(got.contains(r#""name":"n3""#), "{got}");
+    assert_eq!(health(addr).await["nodes"], 3);
+
     // Bind creates the Binding, and the pod counts on its node at once.
     let (status, got) = request(addr, "POST", "/bind", br#"{"PodName":"new","PodNamespace":"default","PodUID":"u-new","Node":"n2"}"#).await;
     assert_eq!((status, got.as_str()), (200, r#"{"Error":""}"#));

@@ -50,7 +50,7 @@ fn serves_the_sample_cluster_and_stops_on_sigterm() {
     assert!(!log.contains('\u{1b}'), "no colours when stderr is not a terminal: {log}");
     let health = get(&addr, "/healthz");
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
-    assert!(health.contains(r#""boundPods":1,"nodes":4,"#) && health.contains("static: no API server"), "{health}");
+    assert!(health.contains(r#""boundPods":4,"nodes":4,"#) && health.contains("static: no API server"), "{health}");
     let status = Command::new("kill").args(["-TERM", &child.0.id().to_string()]).status().unwrap();
     assert!(status.success());
     let started = Instant::now();
@@ -77,6 +77,8 @@ fn refuses_bad_flags_with_clear_errors() {
         (&["serve", "--max-body", "0"][..], "invalid --max-body \"0\": expected a positive size such as 64Mi"),
         (&["serve", "--deadline", "soon"][..], "invalid --deadline: invalid duration \"soon\""),
         (&["serve", "--kubeconfig", "/nonexistent/kubeconfig"][..], "failed to read kubeconfig /nonexistent/kubeconfig"),
+        (&["serve", "--prefix", "/:x"][..], "invalid URL prefix \"/:x\": only plain path segments are allowed"),
+        (&["serve", "--in-cluster", "--cluster", "c.yaml"][..], "--cluster cannot be combined with watching the API server"),
     ] {
         let a = simsched(args).failure();
         assert!(stderr(&a).contains(expected), "{args:?}: {}", stderr(&a));
