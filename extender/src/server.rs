@@ -225,7 +225,7 @@ impl Failure {
 async fn handle(app: Arc<App>, verb: Verb, body: Body) -> Response {
     let started = Instant::now();
     let deadline = app.options.deadline;
-    let outcome = match tokio::time::timeout(deadline, answer(&app, verb, body, started + deadline)).await {
+    let outcome = match tokio::time::timeout(deadline, answer(&app, verb, body, started.checked_add(deadline))).await {
         Ok(outcome) => outcome,
         Err(_) => {
             Err(Failure::unavailable(format!("simsched extender: {} did not finish within its {deadline:?} deadline", verb.as_str())))
@@ -241,7 +241,7 @@ async fn handle(app: Arc<App>, verb: Verb, body: Body) -> Response {
     }
 }
 
-async fn answer(app: &Arc<App>, verb: Verb, body: Body, deadline: Instant) -> Result<Vec<u8>, Failure> {
+async fn answer(app: &Arc<App>, verb: Verb, body: Body, deadline: Option<Instant>) -> Result<Vec<u8>, Failure> {
     let permit = app.permits.clone().acquire_owned().await.map_err(|_| Failure::unavailable("simsched extender is shutting down"))?;
     let limit = app.options.body_limit;
     let bytes = match Limited::new(body, limit).collect().await {
@@ -264,7 +264,7 @@ async fn answer(app: &Arc<App>, verb: Verb, body: Body, deadline: Instant) -> Re
     let computed = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         let mut state = lock(&state);
-        if Instant::now() >= deadline {
+        if deadline.is_some_and(|d| Instant::now() >= d) {
             return Err(Failure::unavailable("simsched extender: the deadline passed while waiting for the cluster state"));
         }
         decide(&mut state, verb, &bytes)
