@@ -19,6 +19,8 @@ use crate::http::request;
 use crate::state;
 
 struct FakeApi {
+    /// A path whose list never answers (an API server that is slow to list one kind).
+    stuck_list: Option<&'static str>,
     nodes: Vec<Value>,
     pods: Vec<Value>,
     node_events: broadcast::Sender<String>,
@@ -91,6 +93,9 @@ async fn api(AxumState(fake): AxumState<Arc<FakeApi>>, method: Method, uri: Uri,
         let body = pod(rest, "u-x", node, "1").to_string();
         return (StatusCode::OK, [("content-type", "application/json")], body).into_response();
     }
+    if !watching && fake.stuck_list == Some(path) {
+        std::future::pending::<()>().await;
+    }
     let (kind, items, events) = match path {
         "/api/v1/nodes" => ("NodeList", fake.nodes.clone(), Some(&fake.node_events)),
         "/api/v1/pods" => ("PodList", fake.pods.clone(), Some(&fake.pod_events)),
@@ -140,6 +145,7 @@ const NEW_POD: &str = r#"{"metadata":{"name":"new","namespace":"default","uid":"
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_keeps_the_cache_and_bind_creates_bindings() {
     let fake = Arc::new(FakeApi {
+        stuck_list: None,
         nodes: vec![node("n1", "4"), node("n2", "4")],
         pods: vec![pod("big", "u-big", "n1", "3")],
         node_events: broadcast::channel(16).0,
@@ -225,4 +231,31 @@ async fn an_https_api_server_that_is_down_is_an_error_not_a_crash() {
     };
     let error = binder.bind(&args).await.unwrap_err();
     assert!(error.starts_with("failed to bind pod default/p to node \"n\":"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_ready_until_every_kind_is_listed() {
+    let fake = Arc::new(FakeApi {
+        stuck_list: Some("/apis/apps/v1/statefulsets"),
+        nodes: vec![node("n1", "4")],
+        pods: Vec::new(),
+        node_events: broadcast::channel(16).0,
+        pod_events: broadcast::channel(16).0,
+        bindings: Mutex::new(Vec::new()),
+    });
+    let api_addr = start_fake(fake).await;
+    let client = kube::Client::try_from(kube::Config::new(format!("http://{api_addr}").parse().unwrap())).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(extender::run(listener, state(PodSource::Watch), Some(client), true, ServerOptions::default(), async {
+        let _ = stopped.await;
+    }));
+    // The nodes are listed, the StatefulSets never are: alive, serving, not ready.
+    wait_for(addr, "the node list", |h| h["nodes"] == 1).await;
+    assert_eq!(health(addr).await["synced"], false);
+    let (status, body) = request(addr, "GET", "/readyz", b"").await;
+    assert_eq!((status, body.as_str()), (503, r#"{"status":"listing the cluster"}"#));
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
 }
