@@ -1,10 +1,11 @@
 //! The extender's view of the cluster (nodes, the pods bound to them, and the objects the plugins read),
 //! kept as a [`Cluster`], and the verbs' decisions on it.
 //!
-//! Nodes and pods are applied incrementally; a change to a Namespace, Service, controller or
-//! PodDisruptionBudget marks the cluster stale and it is rebuilt from the stored definitions before the
-//! next decision (those objects change rarely, and pods compiled before a Service existed must be
-//! compiled again to get its default spreading selector).
+//! Nodes, pods and namespace labels are applied incrementally; Services, controllers and
+//! PodDisruptionBudgets are replaced as sets before the next decision (a bound pod's default spreading
+//! selector, the one thing Services and controllers change in a compiled pod, is only read when that pod
+//! is scheduled, so no pod is compiled again); a deleted namespace, or node slots left behind by changed
+//! nodes, make the cluster stale and it is rebuilt from the stored definitions.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -86,6 +87,8 @@ pub struct State {
     stale: bool,
     /// Budgets changed (and nothing else that needs a rebuild).
     pdbs_stale: bool,
+    /// Services or controllers changed (and nothing else that needs a rebuild).
+    owners_stale: bool,
     recent: HashMap<String, PodDef>,
     recent_order: VecDeque<String>,
     source: PodSource,
@@ -114,6 +117,7 @@ impl State {
             pdbs: BTreeMap::new(),
             stale: false,
             pdbs_stale: false,
+            owners_stale: false,
             recent: HashMap::default(),
             recent_order: VecDeque::new(),
             source,
@@ -241,8 +245,9 @@ impl State {
     /// Adds or replaces a Namespace.
     pub fn apply_namespace(&mut self, def: NamespaceDef) {
         if self.namespaces.get(&def.name) != Some(&def) {
+            // Labels are replaced in place; only a deletion needs a rebuild.
+            self.cluster.add_namespace(&def.name, &def.labels);
             self.namespaces.insert(def.name.clone(), def);
-            self.stale = true;
         }
     }
 
@@ -256,13 +261,13 @@ impl State {
         let key = (def.namespace.clone(), def.name.clone());
         if self.services.get(&key) != Some(&def) {
             self.services.insert(key, def);
-            self.stale = true;
+            self.owners_stale = true;
         }
     }
 
     /// Removes a Service.
     pub fn delete_service(&mut self, namespace: &str, name: &str) {
-        self.stale |= self.services.remove(&(namespace.to_string(), name.to_string())).is_some();
+        self.owners_stale |= self.services.remove(&(namespace.to_string(), name.to_string())).is_some();
     }
 
     /// Adds or replaces a ReplicationController, ReplicaSet or StatefulSet.
@@ -270,13 +275,13 @@ impl State {
         let key = (def.kind.as_str().to_string(), def.namespace.clone(), def.name.clone());
         if self.controllers.get(&key) != Some(&def) {
             self.controllers.insert(key, def);
-            self.stale = true;
+            self.owners_stale = true;
         }
     }
 
     /// Removes a controller.
     pub fn delete_controller(&mut self, kind: &str, namespace: &str, name: &str) {
-        self.stale |= self.controllers.remove(&(kind.to_string(), namespace.to_string(), name.to_string())).is_some();
+        self.owners_stale |= self.controllers.remove(&(kind.to_string(), namespace.to_string(), name.to_string())).is_some();
     }
 
     /// Adds or replaces a PodDisruptionBudget (its status changes with its pods' readiness: budgets are
@@ -292,6 +297,23 @@ impl State {
     /// Removes a PodDisruptionBudget.
     pub fn delete_pdb(&mut self, namespace: &str, name: &str) {
         self.pdbs_stale |= self.pdbs.remove(&(namespace.to_string(), name.to_string())).is_some();
+    }
+
+    fn add_owners(
+        cluster: &mut Cluster,
+        services: &BTreeMap<(String, String), ServiceDef>,
+        controllers: &BTreeMap<(String, String, String), ControllerDef>,
+    ) {
+        for s in services.values() {
+            if let Err(e) = cluster.add_service(s) {
+                tracing::warn!(error = %e, "service left out of the extender's cluster");
+            }
+        }
+        for c in controllers.values() {
+            if let Err(e) = cluster.add_controller(c) {
+                tracing::warn!(error = %e, "controller left out of the extender's cluster");
+            }
+        }
     }
 
     fn add_pdbs(cluster: &mut Cluster, pdbs: &BTreeMap<(String, String), PodDisruptionBudgetDef>) {
@@ -311,24 +333,22 @@ impl State {
                 self.cluster.clear_pdbs();
                 State::add_pdbs(&mut self.cluster, &self.pdbs);
             }
+            if self.owners_stale {
+                // Only pods compiled from now on (the calls' pods) read the owners: no pod is recompiled.
+                self.owners_stale = false;
+                self.cluster.clear_owners();
+                State::add_owners(&mut self.cluster, &self.services, &self.controllers);
+            }
             return;
         }
         self.stale = false;
         self.pdbs_stale = false;
+        self.owners_stale = false;
         let mut cluster = Cluster::with_interner(self.cluster.interner().clone());
         for ns in self.namespaces.values() {
             cluster.add_namespace(&ns.name, &ns.labels);
         }
-        for s in self.services.values() {
-            if let Err(e) = cluster.add_service(s) {
-                tracing::warn!(error = %e, "service left out of the extender's cluster");
-            }
-        }
-        for c in self.controllers.values() {
-            if let Err(e) = cluster.add_controller(c) {
-                tracing::warn!(error = %e, "controller left out of the extender's cluster");
-            }
-        }
+        State::add_owners(&mut cluster, &self.services, &self.controllers);
         State::add_pdbs(&mut cluster, &self.pdbs);
         self.nodes.retain(|_, entry| match cluster.add_node(&entry.def) {
             Ok(id) => {
@@ -704,19 +724,30 @@ mod tests {
     }
 
     #[test]
-    fn a_rebuild_keeps_nodes_and_pods() {
+    fn services_reach_the_calls_pods_without_a_rebuild_and_a_rebuild_keeps_everything() {
         let yaml = "apiVersion: v1\nkind: List\nitems:\n\
+            - {kind: Namespace, metadata: {name: x}}\n\
             - {kind: Node, metadata: {name: n1}, status: {allocatable: {cpu: '4', memory: 8Gi, pods: '110'}}}\n\
             - {kind: Pod, metadata: {name: a, namespace: x, labels: {app: w}}, spec: {nodeName: n1, containers: [{name: c, image: i}]}}\n";
         let input = traces::parse_cluster(yaml, std::path::Path::new("c.yaml")).unwrap();
         let mut st = state();
         st.load(&input).unwrap();
+        let generation = st.cluster.nodes_generation();
         st.apply_service(ServiceDef { namespace: "x".into(), name: "w".into(), selector: Some(vec![("app".into(), "w".into())]) });
         st.refresh();
+        assert_eq!(st.cluster.nodes_generation(), generation, "no rebuild for a Service");
+        let pod = st.cluster.compile_pod(&input.pods[0].def).unwrap();
+        assert!(pod.default_spread_selector.is_some(), "a pod compiled now gets the Service's selector");
+        st.delete_service("x", "w");
+        st.refresh();
+        assert!(st.cluster.compile_pod(&input.pods[0].def).unwrap().default_spread_selector.is_none());
+        // A deleted namespace rebuilds: nodes, pods and ids stay consistent.
+        st.delete_namespace("x");
+        st.refresh();
+        assert_ne!(st.cluster.nodes_generation(), generation);
         assert_eq!(st.counts(), StateCounts { nodes: 1, pods: 1, orphan_pods: 0 });
         assert_eq!((st.cluster.n_nodes(), st.cluster.n_pods()), (1, 1));
-        let id = st.cluster.node_id("n1").unwrap();
-        assert_eq!(st.nodes["n1"].id, id);
+        assert_eq!(st.nodes["n1"].id, st.cluster.node_id("n1").unwrap());
     }
 
     #[test]

@@ -196,6 +196,12 @@ impl Cluster {
         self.owners.add_service(def).map_err(|source| ClusterError::Object { kind: "Service", name: def.name.clone(), source })
     }
 
+    /// Forgets every Service and controller (to add the current set again). Pods already compiled keep
+    /// their default spreading selector: it is read only when that pod is scheduled.
+    pub fn clear_owners(&mut self) {
+        self.owners = Owners::default();
+    }
+
     /// Adds a ReplicationController, ReplicaSet or StatefulSet: pods it controls, compiled from now on, get
     /// its selector in their default topology spreading.
     pub fn add_controller(&mut self, def: &ControllerDef) -> Result<(), ClusterError> {
