@@ -11,10 +11,11 @@ use scheduler_core::{Cluster, Scheduler, SchedulerConfig};
 
 pub const LONG_ABOUT: &str = "Serve simsched's plugins to a stock kube-scheduler over HTTP, as a scheduler extender \
 (the `extenders:` stanza of a KubeSchedulerConfiguration). POST <prefix>/filter, /prioritize, /preempt and /bind answer \
-in upstream's extender/v1 wire format; GET /healthz and /metrics (Prometheus text) report state.\n\n\
+in upstream's extender/v1 wire format; GET /healthz, /readyz and /metrics (Prometheus text) report state.\n\n\
 With --kubeconfig or --in-cluster, the server watches Nodes, Pods, Namespaces, Services, controllers and \
-PodDisruptionBudgets, and bind creates the pod's Binding. Without API-server access it knows the nodes sent to it \
-(nodeCacheCapable: false) and those of --cluster, and counts only the pods of --cluster; bind is then not served.";
+PodDisruptionBudgets, and bind creates the pod's Binding (with --no-watch it only binds, and counts the pods it \
+bound). Without API-server access it knows the nodes sent to it (nodeCacheCapable: false) and those of --cluster, \
+and counts only the pods of --cluster; bind is then not served. Preempt is served by default only when watching.";
 
 pub const EXAMPLES: &str = "Examples:
   simsched serve --listen 127.0.0.1:8888 --prefix /scheduler --kubeconfig ~/.kube/config
