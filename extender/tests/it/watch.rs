@@ -259,3 +259,44 @@ async fn not_ready_until_every_kind_is_listed() {
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_watch_the_pods_counted_are_those_it_bound() {
+    let fake = Arc::new(FakeApi {
+        stuck_list: None,
+        nodes: Vec::new(),
+        pods: Vec::new(),
+        node_events: broadcast::channel(16).0,
+        pod_events: broadcast::channel(16).0,
+        bindings: Mutex::new(Vec::new()),
+    });
+    let api_addr = start_fake(fake.clone()).await;
+    let client = kube::Client::try_from(kube::Config::new(format!("http://{api_addr}").parse().unwrap())).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(extender::run(listener, state(PodSource::SelfBound), Some(client), false, ServerOptions::default(), async {
+        let _ = stopped.await;
+    }));
+    let h = health(addr).await;
+    assert!(h["pods"].as_str().unwrap().starts_with("self-bound"), "{h}");
+    // Nodes come with the calls; the pod is counted once this server bound it.
+    let filter = format!(r#"{{"Pod":{NEW_POD},"Nodes":{{"items":[{},{}]}}}}"#, node("n1", "2"), node("n2", "4"));
+    let (_, got) = request(addr, "POST", "/filter", filter.as_bytes()).await;
+    assert!(got.ends_with(r#""FailedNodes":{},"FailedAndUnresolvableNodes":{},"Error":""}"#), "{got}");
+    assert_eq!(health(addr).await["boundPods"], 0);
+    let (_, got) = request(addr, "POST", "/bind", br#"{"PodName":"new","PodNamespace":"default","PodUID":"u-new","Node":"n1"}"#).await;
+    assert_eq!(got, r#"{"Error":""}"#);
+    assert_eq!(fake.bindings.lock().unwrap().len(), 1);
+    assert_eq!(health(addr).await["boundPods"], 1);
+    // n1 (2 CPU) is now full for a second pod of 2 CPU.
+    let second = NEW_POD.replace("\"new\"", "\"second\"").replace("u-new", "u-second");
+    let filter = format!(r#"{{"Pod":{second},"NodeNames":["n1","n2"]}}"#);
+    let (_, got) = request(addr, "POST", "/filter", filter.as_bytes()).await;
+    assert_eq!(
+        got,
+        r#"{"Nodes":null,"NodeNames":["n2"],"FailedNodes":{"n1":"Insufficient cpu"},"FailedAndUnresolvableNodes":{},"Error":""}"#
+    );
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
