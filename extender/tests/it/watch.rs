@@ -112,6 +112,35 @@ async fn start_fake(fake: Arc<FakeApi>) -> SocketAddr {
     addr
 }
 
+/// A fake API server with these nodes and pods (the list of `stuck_list` never answers).
+fn fake(stuck_list: Option<&'static str>, nodes: Vec<Value>, pods: Vec<Value>) -> Arc<FakeApi> {
+    Arc::new(FakeApi {
+        stuck_list,
+        nodes,
+        pods,
+        node_events: broadcast::channel(16).0,
+        pod_events: broadcast::channel(16).0,
+        bindings: Mutex::new(Vec::new()),
+    })
+}
+
+/// The extender talking to `fake`, watching or not; its address, its stop signal and its task.
+async fn extender_on(
+    fake: Arc<FakeApi>,
+    source: PodSource,
+) -> (SocketAddr, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let api_addr = start_fake(fake).await;
+    let client = kube::Client::try_from(kube::Config::new(format!("http://{api_addr}").parse().unwrap())).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let watch = source == PodSource::Watch;
+    let server = tokio::spawn(extender::run(listener, state(source), Some(client), watch, ServerOptions::default(), async {
+        let _ = stopped.await;
+    }));
+    (addr, stop, server)
+}
+
 async fn health(addr: SocketAddr) -> Value {
     let (status, body) = request(addr, "GET", "/healthz", b"").await;
     assert_eq!(status, 200);
@@ -144,22 +173,8 @@ const NEW_POD: &str = r#"{"metadata":{"name":"new","namespace":"default","uid":"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_keeps_the_cache_and_bind_creates_bindings() {
-    let fake = Arc::new(FakeApi {
-        stuck_list: None,
-        nodes: vec![node("n1", "4"), node("n2", "4")],
-        pods: vec![pod("big", "u-big", "n1", "3")],
-        node_events: broadcast::channel(16).0,
-        pod_events: broadcast::channel(16).0,
-        bindings: Mutex::new(Vec::new()),
-    });
-    let api_addr = start_fake(fake.clone()).await;
-    let client = kube::Client::try_from(kube::Config::new(format!("http://{api_addr}").parse().unwrap())).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(extender::run(listener, state(PodSource::Watch), Some(client), true, ServerOptions::default(), async {
-        let _ = stopped.await;
-    }));
+    let fake = fake(None, vec![node("n1", "4"), node("n2", "4")], vec![pod("big", "u-big", "n1", "3")]);
+    let (addr, stop, server) = extender_on(fake.clone(), PodSource::Watch).await;
 
     wait_for(addr, "the initial lists", |h| h["synced"] == true).await;
     assert_eq!(request(addr, "GET", "/readyz", b"").await.0, 200);
@@ -235,22 +250,8 @@ async fn an_https_api_server_that_is_down_is_an_error_not_a_crash() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn not_ready_until_every_kind_is_listed() {
-    let fake = Arc::new(FakeApi {
-        stuck_list: Some("/apis/apps/v1/statefulsets"),
-        nodes: vec![node("n1", "4")],
-        pods: Vec::new(),
-        node_events: broadcast::channel(16).0,
-        pod_events: broadcast::channel(16).0,
-        bindings: Mutex::new(Vec::new()),
-    });
-    let api_addr = start_fake(fake).await;
-    let client = kube::Client::try_from(kube::Config::new(format!("http://{api_addr}").parse().unwrap())).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(extender::run(listener, state(PodSource::Watch), Some(client), true, ServerOptions::default(), async {
-        let _ = stopped.await;
-    }));
+    let fake = fake(Some("/apis/apps/v1/statefulsets"), vec![node("n1", "4")], Vec::new());
+    let (addr, stop, server) = extender_on(fake, PodSource::Watch).await;
     // The nodes are listed, the StatefulSets never are: alive, serving, not ready.
     wait_for(addr, "the node list", |h| h["nodes"] == 1).await;
     assert_eq!(health(addr).await["synced"], false);
@@ -262,22 +263,8 @@ async fn not_ready_until_every_kind_is_listed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_a_watch_the_pods_counted_are_those_it_bound() {
-    let fake = Arc::new(FakeApi {
-        stuck_list: None,
-        nodes: Vec::new(),
-        pods: Vec::new(),
-        node_events: broadcast::channel(16).0,
-        pod_events: broadcast::channel(16).0,
-        bindings: Mutex::new(Vec::new()),
-    });
-    let api_addr = start_fake(fake.clone()).await;
-    let client = kube::Client::try_from(kube::Config::new(format!("http://{api_addr}").parse().unwrap())).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(extender::run(listener, state(PodSource::SelfBound), Some(client), false, ServerOptions::default(), async {
-        let _ = stopped.await;
-    }));
+    let fake = fake(None, Vec::new(), Vec::new());
+    let (addr, stop, server) = extender_on(fake.clone(), PodSource::SelfBound).await;
     let h = health(addr).await;
     assert!(h["pods"].as_str().unwrap().starts_with("self-bound"), "{h}");
     // Nodes come with the calls; the pod is counted once this server bound it.
