@@ -386,11 +386,11 @@ impl State {
         Ok(compiled)
     }
 
-    /// The nodes of a `Nodes` list, in order. Without a watch, the call's objects add nodes to the cache
+    /// The names and cached ids of the nodes of a `Nodes` list, in order. Without a watch, the call's objects add nodes to the cache
     /// or update them (a node is parsed only when the cache lacks it at that `resourceVersion`); with a
     /// watch, the watch alone decides which nodes exist, and a node it has not reported is `None` (a call
     /// in flight must not bring back a deleted node).
-    fn sync_nodes(&mut self, items: &[&RawValue]) -> Result<Vec<Option<NodeId>>, RequestError> {
+    fn sync_nodes(&mut self, items: &[&RawValue]) -> Result<Vec<(String, Option<NodeId>)>, RequestError> {
         let mut names = Vec::with_capacity(items.len());
         for (idx, raw) in items.iter().enumerate() {
             let field = || format!("Nodes.items[{idx}]");
@@ -410,7 +410,13 @@ impl State {
             names.push(name);
         }
         // Looked up once every item is applied: a name listed twice is one node, its last version.
-        Ok(names.iter().map(|n| self.cluster.node_id(n)).collect())
+        Ok(names
+            .into_iter()
+            .map(|n| {
+                let id = self.cluster.node_id(&n);
+                (n, id)
+            })
+            .collect())
     }
 
     /// The cached nodes of `names`, in order; `None` for names the cache does not have.
@@ -449,15 +455,15 @@ impl State {
                 }
             }
             (None, Some(list)) => {
-                for (pos, id) in self.sync_nodes(&list.items)?.into_iter().enumerate() {
+                for (pos, (name, id)) in self.sync_nodes(&list.items)?.into_iter().enumerate() {
                     match id {
                         Some(id) => {
                             ids.push(id);
                             positions.push(pos);
                         }
                         None => {
-                            let (name, _) = node_header(list.items[pos].get());
-                            failed.insert(name.clone(), format!("node {name:?} is not in simsched's node cache"));
+                            let message = format!("node {name:?} is not in simsched's node cache");
+                            failed.insert(name, message);
                         }
                     }
                 }
@@ -496,11 +502,7 @@ impl State {
         let pod = self.pod(args.pod, "Pod")?;
         let (slots, names): (Vec<Option<NodeId>>, Vec<Name<'a>>) = match (&args.node_names, &args.nodes) {
             (Some(names), _) => (self.cached_nodes(names), names.clone()),
-            (None, Some(list)) => {
-                let ids = self.sync_nodes(&list.items)?;
-                let names = list.items.iter().map(|raw| Name::from(node_header(raw.get()).0)).collect();
-                (ids, names)
-            }
+            (None, Some(list)) => self.sync_nodes(&list.items)?.into_iter().map(|(name, id)| (id, Name::from(name))).unzip(),
             (None, None) => return Err(request_error("Nodes and NodeNames: Required value: the call carries neither")),
         };
         let known: Vec<NodeId> = slots.iter().flatten().copied().collect();

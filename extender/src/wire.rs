@@ -214,11 +214,9 @@ const PLAIN: [bool; 256] = {
     let mut plain = [false; 256];
     let mut b = 0x20;
     while b < 256 {
-        plain[b] = !matches!(b as u8, b'"' | b'\\' | b'<' | b'>' | b'&' | 0x7F | 0xE2);
+        plain[b] = !matches!(b as u8, b'"' | b'\\' | b'<' | b'>' | b'&' | 0xE2);
         b += 1;
     }
-    // DEL is written as it is by Go too; it is excluded above only to keep the table's rule simple.
-    plain[0x7F] = true;
     plain
 };
 
