@@ -7,6 +7,7 @@ use foldhash::HashMap;
 
 use crate::disruption::{PodDisruptionBudget, PodDisruptionBudgetDef};
 use crate::error::ModelError;
+use crate::gpu::GpuSet;
 use crate::intern::{Interner, Symbol, well_known};
 use crate::labels::Labels;
 use crate::node::{Node, NodeDef, NodeId, NodeInfo, PodId};
@@ -253,6 +254,7 @@ impl Cluster {
             pods: std::mem::take(&mut tombstone.pods),
             used_ports: std::mem::take(&mut tombstone.used_ports),
             requested: std::mem::take(&mut tombstone.requested),
+            gpus: std::mem::take(&mut tombstone.gpus),
             node: tombstone.node.clone(),
             ..*tombstone
         };
@@ -286,7 +288,9 @@ impl Cluster {
                 self.n_pods -= 1;
                 self.count_affinity(&bound.pod, false);
                 self.count_priority(bound.pod.priority, false);
-                removed.push(bound.pod);
+                let mut pod = bound.pod;
+                pod.gpus = GpuSet::EMPTY;
+                removed.push(pod);
             }
         }
         removed
@@ -306,8 +310,10 @@ impl Cluster {
         order
     }
 
-    /// Binds `pod` to `node`, accounting its requests there. No fit check: this records what runs.
-    pub fn add_pod(&mut self, pod: Pod, node: NodeId) -> PodId {
+    /// Binds `pod` to `node`, accounting its requests there. No fit check: this records what runs. A pod
+    /// asking for GPUs keeps the GPUs in [`Pod::gpus`] if set (what a Reserve plugin chose), else gets
+    /// [`NodeInfo::assignment_of`].
+    pub fn add_pod(&mut self, mut pod: Pod, node: NodeId) -> PodId {
         let id = match self.free_pod_slots.pop() {
             Some(id) => id,
             None => {
@@ -317,6 +323,9 @@ impl Cluster {
         };
         assert!(self.node_generation(node) != 0, "add_pod on a removed node");
         let info = &mut self.nodes[node.index()];
+        if !pod.gpu.is_none() && pod.gpus.is_empty() {
+            pod.gpus = info.assignment_of(&pod);
+        }
         let index_in_node = info.pods.len() as u32;
         info.add_pod(id, &pod);
         self.generations[node.index()] = info.generation;
@@ -340,7 +349,7 @@ impl Cluster {
         Ok(self.add_pod(pod, node))
     }
 
-    /// Unbinds a pod and returns it.
+    /// Unbinds a pod and returns it, without its GPUs.
     pub fn remove_pod(&mut self, id: PodId) -> Option<Pod> {
         let bound = self.pods.get_mut(id.index())?.take()?;
         if self.node_generation(bound.node) != 0 {
@@ -359,7 +368,9 @@ impl Cluster {
         self.n_pods -= 1;
         self.count_affinity(&bound.pod, false);
         self.count_priority(bound.pod.priority, false);
-        Some(bound.pod)
+        let mut pod = bound.pod;
+        pod.gpus = GpuSet::EMPTY;
+        Some(pod)
     }
 
     fn record_change(&mut self, node: NodeId) {

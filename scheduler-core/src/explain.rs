@@ -75,6 +75,8 @@ pub struct Explanation {
     pub profile: String,
     /// The chosen node.
     pub selected: Option<String>,
+    /// The GPUs chosen for the pod there (indices), when it asks for GPUs.
+    pub gpus: Vec<usize>,
     /// The FitError (or other failure) message; empty when a node was chosen.
     pub message: String,
     /// PreFilter plugins that returned Skip.
@@ -106,6 +108,7 @@ impl Explanation {
             Ok(r) => (Some(cluster.node(r.node).node.name.to_string()), String::new()),
             Err(e) => (None, e.to_string()),
         };
+        let gpus = outcome.as_ref().map(|r| r.gpus.iter().collect()).unwrap_or_default();
         let post_filter = match &outcome {
             Err(ScheduleError::Unschedulable(fit)) => fit.post_filter.as_ref().map(|(plugin, r)| PostFilterExplanation {
                 plugin: plugin.map(name).unwrap_or_default(),
@@ -166,6 +169,7 @@ impl Explanation {
             pod: pod.key(cluster.interner()),
             profile: profile.scheduler_name.clone(),
             selected,
+            gpus,
             message,
             pre_filter_skipped: trace.pre_filter_skipped.iter().map(|&p| name(p)).collect(),
             pre_score_skipped: trace.pre_score_skipped.iter().map(|&p| name(p)).collect(),

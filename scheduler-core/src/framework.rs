@@ -8,6 +8,7 @@ use std::any::Any;
 use std::sync::Arc;
 
 use crate::cluster::Cluster;
+use crate::gpu::GpuSet;
 use crate::intern::Symbol;
 use crate::node::{NodeId, NodeInfo, PodId};
 use crate::pod::Pod;
@@ -100,8 +101,9 @@ impl ExtensionPoint {
         }
     }
 
-    /// Whether simsched runs plugins at this point. Reserve, Permit, PreBind, Bind and PostBind act after
-    /// the node is chosen; simsched's decision ends at the chosen node and the caller binds.
+    /// Whether simsched runs plugins at this point. Permit, PreBind, Bind and PostBind act after the node
+    /// is chosen; simsched's decision ends at the chosen node (and, through Reserve, its GPUs) and the
+    /// caller binds.
     pub fn is_executed(self) -> bool {
         matches!(
             self,
@@ -112,6 +114,7 @@ impl ExtensionPoint {
                 | ExtensionPoint::PostFilter
                 | ExtensionPoint::PreScore
                 | ExtensionPoint::Score
+                | ExtensionPoint::Reserve
         )
     }
 }
@@ -146,6 +149,8 @@ pub struct ExtensionPoints {
     pub pre_score: Option<Arc<dyn PreScorePlugin>>,
     /// Score.
     pub score: Option<Arc<dyn ScorePlugin>>,
+    /// Reserve.
+    pub reserve: Option<Arc<dyn ReservePlugin>>,
 }
 
 impl ExtensionPoints {
@@ -159,6 +164,7 @@ impl ExtensionPoints {
             ExtensionPoint::PostFilter => self.post_filter.is_some(),
             ExtensionPoint::PreScore => self.pre_score.is_some(),
             ExtensionPoint::Score => self.score.is_some(),
+            ExtensionPoint::Reserve => self.reserve.is_some(),
             _ => false,
         }
     }
@@ -417,6 +423,22 @@ pub trait ScorePlugin: Send + Sync {
     fn normalize(&self, _cx: &CycleContext<'_>, _pod: &Pod, _nodes: &[&NodeInfo], _state: &StateSlot, _scores: &mut [i64]) -> Status {
         Status::success()
     }
+}
+
+/// Reserve: runs on the chosen node before the caller binds the pod. In simsched it chooses the GPUs of a
+/// pod that asks for GPUs (upstream GPU-sharing schedulers do this in Reserve); it is not called for other
+/// pods, and has no Unreserve since nothing is assumed.
+pub trait ReservePlugin: Send + Sync {
+    /// The GPUs to give `pod` on `node` (as many as it asks, each with room for its share), or `None` to
+    /// leave the choice to the next Reserve plugin and in the end to [`NodeInfo::assignment_of`].
+    /// `draw(n)` is a uniform draw in `0..n` from the scheduler's seeded RNG.
+    fn reserve(
+        &self,
+        cx: &CycleContext<'_>,
+        pod: &Pod,
+        node: &NodeInfo,
+        draw: &mut dyn FnMut(usize) -> usize,
+    ) -> Result<Option<GpuSet>, Status>;
 }
 
 /// Upstream `helper.DefaultNormalizeScore`: scales scores so the largest becomes `max_priority`, optionally

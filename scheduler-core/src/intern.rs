@@ -50,8 +50,14 @@ pub mod well_known {
     pub const TCP: Symbol = Symbol(14);
     /// Label `kubernetes.io/metadata.name`, which the API server sets on every namespace to its name.
     pub const LABEL_METADATA_NAME: Symbol = Symbol(15);
+    /// Resource `nvidia.com/gpu` (whole GPUs).
+    pub const GPU: Symbol = Symbol(16);
+    /// Resource `alibabacloud.com/gpu-milli` (thousandths of a GPU).
+    pub const GPU_MILLI: Symbol = Symbol(17);
+    /// Label `alibabacloud.com/gpu-card-model` (a node's GPU model).
+    pub const LABEL_GPU_MODEL: Symbol = Symbol(18);
 
-    pub(super) const ALL: [&str; 16] = [
+    pub(super) const ALL: [&str; 19] = [
         "",
         "cpu",
         "memory",
@@ -68,6 +74,9 @@ pub mod well_known {
         "0.0.0.0",
         "TCP",
         "kubernetes.io/metadata.name",
+        crate::gpu::GPU_RESOURCE,
+        crate::gpu::GPU_MILLI_RESOURCE,
+        crate::gpu::GPU_MODEL_LABEL,
     ];
 }
 

@@ -18,6 +18,7 @@ mod divisor;
 mod error;
 mod explain;
 mod framework;
+pub mod gpu;
 mod intern;
 mod labels;
 mod memo;
@@ -49,7 +50,7 @@ pub use explain::{Explanation, FilterVerdict, NodeExplanation, PluginScore, Post
 pub use framework::{
     CycleContext, ExtensionPoint, ExtensionPoints, FilterPlugin, MAX_NODE_SCORE, MIN_NODE_SCORE, Plugin, PostFilterPlugin,
     PostFilterResult, PreEnqueuePlugin, PreFilterExtensions, PreFilterPlugin, PreFilterResult, PreScorePlugin, QueueSortPlugin,
-    QueuedPodInfo, ScorePlugin, StateData, StateSlot, default_normalize_score,
+    QueuedPodInfo, ReservePlugin, ScorePlugin, StateData, StateSlot, default_normalize_score,
 };
 pub use intern::{Interner, Symbol, parse_go_int64, well_known};
 pub use labels::Labels;

@@ -7,6 +7,7 @@ use smallvec::SmallVec;
 
 use crate::divisor::Divisor;
 use crate::error::ModelError;
+use crate::gpu::{GpuDevices, GpuSet, node_gpu_count};
 use crate::intern::{Interner, Symbol, well_known};
 use crate::labels::Labels;
 use crate::pod::{HostPort, Pod};
@@ -78,6 +79,8 @@ pub struct Node {
     pub images: Vec<(Symbol, i64)>,
     /// The node tree's zone key: (region, zone), preferring the deprecated beta labels as upstream does.
     pub zone_key: (Symbol, Symbol),
+    /// Number of GPU devices (see [`crate::gpu`]).
+    pub gpu_count: u32,
 }
 
 impl Node {
@@ -103,7 +106,9 @@ impl Node {
         let zone = labels.get(well_known::LABEL_ZONE_BETA).or_else(|| labels.get(well_known::LABEL_ZONE)).unwrap_or(well_known::EMPTY);
         let region =
             labels.get(well_known::LABEL_REGION_BETA).or_else(|| labels.get(well_known::LABEL_REGION)).unwrap_or(well_known::EMPTY);
+        let gpu_count = node_gpu_count(&allocatable)?;
         Ok(Node {
+            gpu_count,
             name: def.name.as_str().into(),
             name_symbol: interner.intern(&def.name),
             has_hard_taints: taints.iter().any(|t| t.effect.is_hard()),
@@ -183,6 +188,8 @@ pub struct NodeInfo {
     pub used_ports: SmallVec<[HostPort; 2]>,
     /// The node's id in its cluster.
     pub id: NodeId,
+    /// The milli-GPU free on each of the node's GPUs.
+    pub gpus: GpuDevices,
 }
 
 /// A number no node state has had.
@@ -195,6 +202,7 @@ impl NodeInfo {
     /// A node with no pods, known by `id` in its cluster.
     pub fn new(node: Node, id: NodeId) -> NodeInfo {
         NodeInfo {
+            gpus: GpuDevices::new(node.gpu_count),
             node,
             requested: Resources::default(),
             non_zero_requested_milli_cpu: 0,
@@ -218,6 +226,11 @@ impl NodeInfo {
         self.non_zero_requested_milli_cpu = self.non_zero_requested_milli_cpu.saturating_add(pod.non_zero_milli_cpu);
         self.non_zero_requested_memory = self.non_zero_requested_memory.saturating_add(pod.non_zero_memory);
         self.used_ports.extend(pod.host_ports.iter().copied());
+        if !pod.gpu.is_none() {
+            // A pod never bound through the cluster (a nominated pod placed in a copy) has no GPUs yet.
+            let gpus = if pod.gpus.is_empty() { self.assignment_of(pod) } else { pod.gpus };
+            self.gpus.take(gpus, pod.gpu.milli);
+        }
         self.pods.push(id);
         self.generation = next_generation();
     }
@@ -242,10 +255,17 @@ impl NodeInfo {
                     self.used_ports.swap_remove(pos);
                 }
             }
+            self.gpus.give_back(pod.gpus, pod.gpu.milli);
             self.generation = next_generation();
             return self.pods.get(idx).copied();
         }
         None
+    }
+
+    /// The GPUs `pod` gets here when no plugin chose: [`GpuDevices::default_assignment`], or where it does
+    /// not fit, [`GpuDevices::forced_assignment`].
+    pub fn assignment_of(&self, pod: &Pod) -> GpuSet {
+        self.gpus.default_assignment(pod.gpu).unwrap_or_else(|| self.gpus.forced_assignment(pod.gpu))
     }
 
     /// Upstream `HostPortInfo.CheckConflict`: whether `want` collides with a port in use. A wildcard IP

@@ -4,6 +4,7 @@ use smallvec::SmallVec;
 
 use crate::affinity::{PodAffinity, PodAffinityDef};
 use crate::error::ModelError;
+use crate::gpu::{GpuRequest, GpuSet};
 use crate::intern::{Interner, Symbol, well_known};
 use crate::labels::Labels;
 use crate::owners::OwnerReferenceDef;
@@ -190,6 +191,10 @@ pub struct Pod {
     /// [`crate::Cluster::compile_pod`] from the objects the cluster has then; `None` when it would have no
     /// requirement.
     pub default_spread_selector: Option<LabelSelector>,
+    /// What the pod asks of GPU devices, read from its requests (see [`GpuRequest::of`]).
+    pub gpu: GpuRequest,
+    /// The GPUs the pod was given on its node; empty until it is bound ([`crate::Cluster::add_pod`]).
+    pub gpus: GpuSet,
 }
 
 impl Pod {
@@ -266,7 +271,11 @@ impl Pod {
             .map(|image| interner.intern(&normalized_image_name(image)))
             .collect();
 
+        let requests = Resources::from_list(&requests);
+        let gpu = GpuRequest::of(&requests)?;
         Ok(Pod {
+            gpu,
+            gpus: GpuSet::EMPTY,
             uid: if def.uid.is_empty() { format!("{}/{}", interner.resolve(namespace), def.name).into() } else { def.uid.as_str().into() },
             namespace,
             name: def.name.as_str().into(),
@@ -280,7 +289,7 @@ impl Pod {
                 interner.intern(&def.scheduler_name)
             },
             node_name: (!def.node_name.is_empty()).then(|| interner.intern(&def.node_name)),
-            requests: Resources::from_list(&requests),
+            requests,
             non_zero_milli_cpu,
             non_zero_memory,
             tolerations,
@@ -331,6 +340,8 @@ impl Pod {
             topology_spread_constraints,
             affinity,
             default_spread_selector,
+            gpu,
+            gpus: _,
         } = self;
         *namespace == other.namespace
             && *priority == other.priority
@@ -352,6 +363,7 @@ impl Pod {
             && *topology_spread_constraints == other.topology_spread_constraints
             && *affinity == other.affinity
             && *default_spread_selector == other.default_spread_selector
+            && *gpu == other.gpu
     }
 
     /// `<namespace>/<name>`.

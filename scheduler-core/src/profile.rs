@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::config::{ConfigError, DefaultedProfile, PluginSet, Plugins, SchedulerConfig};
 use crate::framework::{
     ExtensionPoint, ExtensionPoints, FilterPlugin, MAX_NODE_SCORE, PostFilterPlugin, PreEnqueuePlugin, PreFilterExtensions,
-    PreFilterPlugin, PreScorePlugin, QueueSortPlugin, ScorePlugin,
+    PreFilterPlugin, PreScorePlugin, QueueSortPlugin, ReservePlugin, ScorePlugin,
 };
 use crate::intern::Interner;
 use crate::registry::{Lookup, PluginArgs, Registry, UnavailablePlugin};
@@ -70,6 +70,7 @@ pub struct Profile {
     pub(crate) post_filter: Vec<Slot<dyn PostFilterPlugin>>,
     pub(crate) pre_score: Vec<Slot<dyn PreScorePlugin>>,
     pub(crate) score: Vec<ScoreSlot>,
+    pub(crate) reserve: Vec<Slot<dyn ReservePlugin>>,
     missing: Vec<MissingPlugin>,
     warnings: Vec<String>,
 }
@@ -190,6 +191,7 @@ impl Profile {
             post_filter: Vec::new(),
             pre_score: Vec::new(),
             score: Vec::new(),
+            reserve: Vec::new(),
             missing: Vec::new(),
             warnings,
         };
@@ -231,6 +233,7 @@ impl Profile {
                             imp: points.score.clone().expect("checked"),
                             weight: weights.get(name).copied().unwrap_or(1),
                         }),
+                        ExtensionPoint::Reserve => profile_out.reserve.push(Slot { plugin, imp: points.reserve.clone().expect("checked") }),
                         // Instances only implement executed points (ExtensionPoints has no others).
                         _ => {}
                     },
@@ -283,6 +286,7 @@ impl Profile {
             ExtensionPoint::PostFilter => self.post_filter.iter().map(|s| s.plugin).collect(),
             ExtensionPoint::PreScore => self.pre_score.iter().map(|s| s.plugin).collect(),
             ExtensionPoint::Score => self.score.iter().map(|s| s.plugin).collect(),
+            ExtensionPoint::Reserve => self.reserve.iter().map(|s| s.plugin).collect(),
             _ => Vec::new(),
         };
         idx.into_iter().map(|i| self.names[i].as_str()).collect()

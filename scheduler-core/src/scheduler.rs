@@ -18,6 +18,7 @@ use smallvec::SmallVec;
 use crate::cluster::Cluster;
 use crate::config::{ConfigError, SchedulerConfig};
 use crate::framework::{CycleContext, MAX_NODE_SCORE, MIN_NODE_SCORE, PostFilterResult, StateSlot, reset_cycle_state};
+use crate::gpu::GpuSet;
 use crate::intern::Symbol;
 use crate::memo::{Memo, Memos};
 use crate::node::{NodeId, NodeInfo};
@@ -61,6 +62,8 @@ pub struct ScheduleResult {
     pub evaluated_nodes: usize,
     /// Nodes that passed the filters.
     pub feasible_nodes: usize,
+    /// The GPUs chosen for the pod on the node (Reserve); empty for a pod without GPUs.
+    pub gpus: GpuSet,
 }
 
 /// A node's filter verdict in a [`Diagnosis`].
@@ -377,7 +380,42 @@ impl Scheduler {
             }
             self.post_filter(profile_idx, cluster, pod, fit);
         }
+        if let Ok(r) = &mut result {
+            r.gpus = self.reserve(profile_idx, cluster, pod, r.node)?;
+        }
         result
+    }
+
+    /// The Reserve plugins on the chosen node, for a pod asking for GPUs: the first GPU choice a plugin
+    /// makes, else [`NodeInfo::assignment_of`]. A choice that is not GPUs of the node with room for the
+    /// pod is an error.
+    pub fn reserve(&mut self, profile_idx: usize, cluster: &Cluster, pod: &Pod, node: NodeId) -> Result<GpuSet, ScheduleError> {
+        if pod.gpu.is_none() {
+            return Ok(GpuSet::EMPTY);
+        }
+        let profile = &self.profiles[profile_idx];
+        let info = cluster.node(node);
+        let cx = CycleContext { cluster, failure_reasons: self.failure_reasons };
+        let rng = &mut self.rng;
+        let mut draw = |n: usize| if n <= 1 { 0 } else { rng.random_range(0..n) };
+        for slot in &profile.reserve {
+            let name = profile.plugin_name(slot.plugin);
+            match slot.imp.reserve(&cx, pod, info, &mut draw) {
+                Ok(None) => {}
+                Ok(Some(gpus)) => {
+                    let room = gpus.iter().all(|idx| info.gpus.free().get(idx).is_some_and(|&f| f >= pod.gpu.milli as i32));
+                    if gpus.len() != pod.gpu.count || !room {
+                        return Err(ScheduleError::Internal(format!(
+                            "running {name:?} reserve plugin: it chose GPUs [{gpus}] of node {:?} for {}, which do not have room for it",
+                            &*info.node.name, pod.gpu
+                        )));
+                    }
+                    return Ok(gpus);
+                }
+                Err(status) => return Err(ScheduleError::Internal(format!("running {name:?} reserve plugin: {}", status.message()))),
+            }
+        }
+        Ok(info.assignment_of(pod))
     }
 
     /// The PostFilter plugins (upstream `RunPostFilterPlugins`) after `fit`: in order until one succeeds,
@@ -457,7 +495,7 @@ impl Scheduler {
         {
             let run = crate::preemption::ProfileRun { cx: &cx, profile, skip: skip_filter };
             match run.filters_with_nominated(filter_state, pod, node) {
-                None => return Ok(ScheduleResult { node: nominated, evaluated_nodes: 1, feasible_nodes: 1 }),
+                None => return Ok(ScheduleResult { node: nominated, evaluated_nodes: 1, feasible_nodes: 1, gpus: GpuSet::EMPTY }),
                 Some((plugin, status)) if !status.is_rejected() => {
                     return Err(ScheduleError::Internal(format!(
                         "running {:?} filter plugin: {}",
@@ -543,7 +581,7 @@ impl Scheduler {
             }
         }
         if feasible.len() == 1 && !opts.score_all_nodes {
-            return Ok(ScheduleResult { node: feasible[0], evaluated_nodes: evaluated, feasible_nodes: 1 });
+            return Ok(ScheduleResult { node: feasible[0], evaluated_nodes: evaluated, feasible_nodes: 1, gpus: GpuSet::EMPTY });
         }
 
         // Score.
@@ -592,7 +630,7 @@ impl Scheduler {
             totals.iter().enumerate().filter(|&(_, &t)| t == best).nth(pick).map(|(i, _)| i)
         };
         let node = picked.map(|i| scored[i]).expect("pick < ties");
-        let result = ScheduleResult { node, evaluated_nodes: evaluated, feasible_nodes: feasible.len() };
+        let result = ScheduleResult { node, evaluated_nodes: evaluated, feasible_nodes: feasible.len(), gpus: GpuSet::EMPTY };
         self.search_buffers.infos = recycle(infos);
         self.search_buffers.feasible = feasible;
         Ok(result)
