@@ -8,6 +8,7 @@ use crate::best_fit::BestFit;
 use crate::default_preemption::DefaultPreemption;
 use crate::fifo::Fifo;
 use crate::first_fit::FirstFit;
+use crate::gpu_share::GpuShare;
 use crate::image_locality::ImageLocality;
 use crate::inter_pod_affinity::InterPodAffinity;
 use crate::node_affinity::NodeAffinity;
@@ -132,8 +133,9 @@ pub fn registry() -> Registry {
 type Constructor = fn() -> Arc<dyn scheduler_core::Plugin>;
 
 /// The research policies' plugins (no arguments), by name.
-fn research_plugins() -> [(&'static str, Constructor); 7] {
+fn research_plugins() -> [(&'static str, Constructor); 8] {
     [
+        ("GpuShare", || Arc::new(GpuShare)),
         ("Random", || Arc::new(Random)),
         ("FirstFit", || Arc::new(FirstFit)),
         ("BestFit", || Arc::new(BestFit)),

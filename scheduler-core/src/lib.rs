@@ -17,6 +17,7 @@ mod disruption;
 mod divisor;
 mod error;
 mod explain;
+pub mod fragmentation;
 mod framework;
 pub mod gpu;
 mod intern;

@@ -96,6 +96,17 @@ impl PodBuilder {
         self.request("cpu", quantity)
     }
 
+    /// Asks for `n` whole GPUs (`nvidia.com/gpu` and `alibabacloud.com/gpu-milli`, as the openb importer
+    /// writes them).
+    pub fn gpus(self, n: u32) -> Self {
+        self.request(crate::gpu::GPU_RESOURCE, &n.to_string()).request(crate::gpu::GPU_MILLI_RESOURCE, &(1000 * n).to_string())
+    }
+
+    /// Asks for `milli` milli-GPU of one GPU.
+    pub fn gpu_share(self, milli: u32) -> Self {
+        self.request(crate::gpu::GPU_MILLI_RESOURCE, &milli.to_string())
+    }
+
     /// Sets the first container's memory request.
     pub fn memory(self, quantity: &str) -> Self {
         self.request("memory", quantity)
@@ -227,6 +238,14 @@ impl NodeBuilder {
     /// Sets allocatable memory.
     pub fn memory(self, quantity: &str) -> Self {
         self.allocatable("memory", quantity)
+    }
+
+    /// Gives the node `n` GPUs of model `model` (allocatable `nvidia.com/gpu`, `alibabacloud.com/gpu-milli`
+    /// and the model label, as the openb importer writes them).
+    pub fn gpus(self, n: u32, model: &str) -> Self {
+        self.allocatable(crate::gpu::GPU_RESOURCE, &n.to_string())
+            .allocatable(crate::gpu::GPU_MILLI_RESOURCE, &(1000 * n).to_string())
+            .label(crate::gpu::GPU_MODEL_LABEL, model)
     }
 
     /// Sets the pod slots.

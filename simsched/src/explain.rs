@@ -126,6 +126,8 @@ pub fn run(args: &Args) -> Result<()> {
 struct JsonExplanation<'a> {
     pod: &'a str,
     selected: Option<&'a str>,
+    #[serde(skip_serializing_if = "<[usize]>::is_empty")]
+    gpus: &'a [usize],
     message: &'a str,
     pre_filter_skipped: &'a [String],
     pre_score_skipped: &'a [String],
@@ -175,6 +177,7 @@ fn json(e: &Explanation) -> JsonExplanation<'_> {
     JsonExplanation {
         pod: &e.pod,
         selected: e.selected.as_deref(),
+        gpus: &e.gpus,
         message: &e.message,
         pre_filter_skipped: &e.pre_filter_skipped,
         pre_score_skipped: &e.pre_score_skipped,
@@ -209,6 +212,10 @@ fn write_table(out: &mut impl Write, e: &Explanation, notes: &[String]) -> Resul
     match &e.selected {
         Some(node) => writeln!(out, "Selected:  {node}")?,
         None => writeln!(out, "Selected:  <none>")?,
+    }
+    if !e.gpus.is_empty() {
+        let gpus: Vec<String> = e.gpus.iter().map(usize::to_string).collect();
+        writeln!(out, "GPUs:      {}", gpus.join(","))?;
     }
     if !e.message.is_empty() {
         writeln!(out, "Message:   {}", e.message)?;

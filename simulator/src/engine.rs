@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use scheduler_core::{
     Cluster, ClusterError, ConfigError, ModelError, NodeId, Pod, PodDef, PodId, QueueSortPlugin, QueuedPodInfo, Registry, Resources,
-    ScheduleError, Scheduler, SchedulerConfig, Symbol,
+    ScheduleError, Scheduler, SchedulerConfig, Symbol, gpu::GpuSet,
 };
 use traces::{DagJob, Micros, NodeEvent, TraceError, WorkloadItem, WorkloadStream};
 
@@ -148,6 +148,8 @@ struct SimPod {
     bound: Option<SimTime>,
     start: Option<SimTime>,
     cluster_id: Option<(PodId, NodeId)>,
+    /// The GPUs it was given where it was placed.
+    gpus: GpuSet,
     attempts: u32,
     duration: Option<Micros>,
     job: JobLink,
@@ -646,6 +648,7 @@ impl Simulation<'_> {
             bound: None,
             start: None,
             cluster_id: None,
+            gpus: GpuSet::EMPTY,
             attempts: 0,
             duration,
             job,
@@ -743,6 +746,8 @@ impl Simulation<'_> {
                 }
                 sim_pod.scheduled = Some(now);
                 sim_pod.bound = Some(bound);
+                sim_pod.gpus = decision.gpus;
+                pod.gpus = decision.gpus;
                 let arrival = sim_pod.arrival;
                 let pod_id = self.cluster.add_pod(pod, decision.node);
                 self.slots[slot as usize].pod.as_mut().expect("live").cluster_id = Some((pod_id, decision.node));
@@ -974,6 +979,7 @@ impl Simulation<'_> {
             start: p.start,
             finish,
             node,
+            gpus: p.gpus.to_string(),
             attempts: p.attempts,
             preempted,
             lost,

@@ -38,6 +38,8 @@ pub struct PodRecord {
     pub finish: Option<SimTime>,
     /// Node it ran on.
     pub node: Option<String>,
+    /// The GPUs it was given there (`0,1`); empty for a pod without GPUs.
+    pub gpus: String,
     /// Scheduling attempts.
     pub attempts: u32,
     /// Evicted by preemption.
@@ -89,7 +91,7 @@ impl Recorder {
             series_header_written: false,
         };
         let header =
-            ["name", "job", "arrival", "first_attempt", "scheduled", "bound", "start", "finish", "node", "attempts", "preempted", "lost"];
+            ["name", "job", "arrival", "first_attempt", "scheduled", "bound", "start", "finish", "node", "gpus", "attempts", "preempted", "lost"];
         write(&mut recorder.pods, &header)?;
         write(&mut recorder.jobs, &["job", "submit", "finish", "jct", "pods", "tasks"])?;
         Ok(recorder)
@@ -107,6 +109,7 @@ impl Recorder {
             time(r.start),
             time(r.finish),
             r.node.clone().unwrap_or_default(),
+            r.gpus.clone(),
             r.attempts.to_string(),
             r.preempted.to_string(),
             r.lost.to_string(),
