@@ -69,7 +69,8 @@ mod tests {
 
     /// Nodes: `cpu-only`; `two` with 2 GPUs, one of them 700 milli used; `eight` with 8 idle GPUs.
     fn check(p: PodBuilder, want: [&str; 3]) {
-        let mut w = World::new(vec![node("cpu-only").cpu("8"), node("two").cpu("8").gpus(2, "T4"), node("eight").cpu("8").gpus(8, "V100M16")]);
+        let mut w =
+            World::new(vec![node("cpu-only").cpu("8"), node("two").cpu("8").gpus(2, "T4"), node("eight").cpu("8").gpus(8, "V100M16")]);
         w.run(1, pod("r").gpu_share(700));
         let p = w.pod(p);
         let got: Vec<String> = w

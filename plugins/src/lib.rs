@@ -53,8 +53,14 @@
 
 pub mod best_fit;
 pub mod default_preemption;
+pub mod dot_product;
+pub mod fgd;
 pub mod fifo;
 pub mod first_fit;
+pub mod gpu_best_fit;
+pub mod gpu_clustering;
+pub mod gpu_node;
+pub mod gpu_packing;
 pub mod gpu_share;
 pub mod image_locality;
 pub mod inter_pod_affinity;
@@ -77,5 +83,5 @@ pub mod taint_toleration;
 mod testing;
 pub mod tetris;
 
-pub use policy::{POLICIES, Policy, QUEUE_ORDERS, policy_config, policy_spec_yaml};
-pub use registry::registry;
+pub use policy::{FGD_PAPER_POLICIES, POLICIES, Policy, QUEUE_ORDERS, policy_config, policy_spec_yaml};
+pub use registry::{registry, registry_for_workload};

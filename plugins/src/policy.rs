@@ -18,17 +18,24 @@ pub struct Policy {
     plugin_config: &'static str,
     /// `percentageOfNodesToScore`, when the policy looks at every node.
     percentage_of_nodes_to_score: Option<u32>,
+    /// Whether the Score plugin also chooses GPUs (Reserve).
+    reserve: bool,
+    /// Whether GpuShare checks GPU devices (every policy but kube-scheduler's default profile, which
+    /// knows only totals).
+    gpu_share: bool,
 }
 
 /// The placement policies.
-pub const POLICIES: [Policy; 8] = [
+pub const POLICIES: [Policy; 13] = [
     Policy {
         name: "default",
-        description: "kube-scheduler 1.36's default profile (the plugins simsched provides)",
+        description: "kube-scheduler 1.36's default profile (the plugins simsched provides; GPUs checked as totals only)",
         score: None,
         pre_score: false,
         plugin_config: "",
         percentage_of_nodes_to_score: None,
+        reserve: false,
+        gpu_share: false,
     },
     Policy {
         name: "spread",
@@ -37,6 +44,8 @@ pub const POLICIES: [Policy; 8] = [
         pre_score: true,
         plugin_config: "",
         percentage_of_nodes_to_score: None,
+        reserve: false,
+        gpu_share: true,
     },
     Policy {
         name: "binpack",
@@ -45,6 +54,8 @@ pub const POLICIES: [Policy; 8] = [
         pre_score: true,
         plugin_config: "  - name: NodeResourcesFit\n    args:\n      scoringStrategy:\n        type: MostAllocated\n",
         percentage_of_nodes_to_score: None,
+        reserve: false,
+        gpu_share: true,
     },
     Policy {
         name: "balanced",
@@ -53,14 +64,18 @@ pub const POLICIES: [Policy; 8] = [
         pre_score: true,
         plugin_config: "",
         percentage_of_nodes_to_score: None,
+        reserve: false,
+        gpu_share: true,
     },
     Policy {
         name: "random",
-        description: "a feasible node uniformly at random (the Random plugin, every node considered)",
+        description: "a feasible node uniformly at random, a shared GPU at random (Random; Weng et al., ATC 2023; every node considered)",
         score: Some("Random"),
-        pre_score: false,
+        pre_score: true,
         plugin_config: "",
         percentage_of_nodes_to_score: Some(100),
+        reserve: true,
+        gpu_share: true,
     },
     Policy {
         name: "first-fit",
@@ -69,6 +84,8 @@ pub const POLICIES: [Policy; 8] = [
         pre_score: true,
         plugin_config: "",
         percentage_of_nodes_to_score: Some(100),
+        reserve: false,
+        gpu_share: true,
     },
     Policy {
         name: "best-fit",
@@ -77,6 +94,8 @@ pub const POLICIES: [Policy; 8] = [
         pre_score: false,
         plugin_config: "",
         percentage_of_nodes_to_score: Some(100),
+        reserve: false,
+        gpu_share: true,
     },
     Policy {
         name: "tetris",
@@ -85,8 +104,63 @@ pub const POLICIES: [Policy; 8] = [
         pre_score: false,
         plugin_config: "",
         percentage_of_nodes_to_score: Some(100),
+        reserve: false,
+        gpu_share: true,
+    },
+    Policy {
+        name: "dot-product",
+        description: "the smallest dot product of free (CPU, GPU) and request (DotProduct; Weng et al., ATC 2023; every node considered)",
+        score: Some("DotProduct"),
+        pre_score: false,
+        plugin_config: "",
+        percentage_of_nodes_to_score: Some(100),
+        reserve: false,
+        gpu_share: true,
+    },
+    Policy {
+        name: "gpu-clustering",
+        description: "nodes running pods of the same GPU request first (GpuClustering; Weng et al., ATC 2023; every node considered)",
+        score: Some("GpuClustering"),
+        pre_score: false,
+        plugin_config: "",
+        percentage_of_nodes_to_score: Some(100),
+        reserve: false,
+        gpu_share: true,
+    },
+    Policy {
+        name: "gpu-packing",
+        description: "shared GPUs first, then used nodes, then idle nodes (GpuPacking; Weng et al., ATC 2023; every node considered)",
+        score: Some("GpuPacking"),
+        pre_score: false,
+        plugin_config: "",
+        percentage_of_nodes_to_score: Some(100),
+        reserve: false,
+        gpu_share: true,
+    },
+    Policy {
+        name: "gpu-best-fit",
+        description: "the least free (CPU, GPU) after placement (GpuBestFit, the paper's BestFit; Weng et al., ATC 2023; every node considered)",
+        score: Some("GpuBestFit"),
+        pre_score: false,
+        plugin_config: "",
+        percentage_of_nodes_to_score: Some(100),
+        reserve: false,
+        gpu_share: true,
+    },
+    Policy {
+        name: "fgd",
+        description: "the least growth of GPU fragmentation (FGD; Weng et al., ATC 2023; every node considered)",
+        score: Some("FGD"),
+        pre_score: false,
+        plugin_config: "",
+        percentage_of_nodes_to_score: Some(100),
+        reserve: true,
+        gpu_share: true,
     },
 ];
+
+/// The policies of Weng et al.'s evaluation (USENIX ATC 2023, Fig. 9), in the paper's order.
+pub const FGD_PAPER_POLICIES: [&str; 6] = ["random", "dot-product", "gpu-clustering", "gpu-packing", "gpu-best-fit", "fgd"];
 
 /// Queue orders: (name, QueueSort plugin, description).
 pub const QUEUE_ORDERS: [(&str, &str, &str); 4] = [
@@ -125,6 +199,9 @@ pub fn policy_yaml(policy: &Policy, queue_plugin: &str) -> String {
         yaml.push_str(&format!("  percentageOfNodesToScore: {pct}\n"));
     }
     yaml.push_str("  plugins:\n");
+    if policy.gpu_share {
+        yaml.push_str("    filter:\n      enabled: [{name: GpuShare}]\n");
+    }
     if queue_plugin != "PrioritySort" {
         yaml.push_str(&format!("    queueSort:\n      disabled: [{{name: '*'}}]\n      enabled: [{{name: {queue_plugin}}}]\n"));
     }
@@ -132,6 +209,9 @@ pub fn policy_yaml(policy: &Policy, queue_plugin: &str) -> String {
         let pre_score = if policy.pre_score { format!("[{{name: {score}}}]") } else { "[]".to_string() };
         yaml.push_str(&format!("    preScore:\n      disabled: [{{name: '*'}}]\n      enabled: {pre_score}\n"));
         yaml.push_str(&format!("    score:\n      disabled: [{{name: '*'}}]\n      enabled: [{{name: {score}, weight: 1}}]\n"));
+        if policy.reserve {
+            yaml.push_str(&format!("    reserve:\n      enabled: [{{name: {score}}}]\n"));
+        }
     }
     if !policy.plugin_config.is_empty() {
         yaml.push_str("  pluginConfig:\n");
@@ -143,19 +223,28 @@ pub fn policy_yaml(policy: &Policy, queue_plugin: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use scheduler_core::fragmentation::{TypicalPod, TypicalPods};
+    use scheduler_core::gpu::GpuRequest;
     use scheduler_core::{Cluster, ExtensionPoint, Scheduler};
+    use std::sync::Arc;
 
     #[test]
     fn every_policy_and_queue_order_builds() {
+        let one_kind =
+            TypicalPod { milli_cpu: 1000, gpu: GpuRequest { count: 1, milli: 500 }, node_affinity: None, count: 1, frequency: 1.0 };
+        let registry = crate::registry_for_workload(Arc::new(TypicalPods::new(vec![one_kind])));
         for p in POLICIES {
             for (q, queue_plugin, _) in QUEUE_ORDERS {
                 let config = policy_config(&format!("{}/{q}", p.name)).unwrap();
-                let s = Scheduler::from_config(&config, &crate::registry(), &mut Cluster::new(), 0).unwrap();
+                let s = Scheduler::from_config(&config, &registry, &mut Cluster::new(), 0).unwrap();
                 let profile = &s.profiles()[0];
                 assert_eq!(profile.plugins_at(ExtensionPoint::QueueSort), [queue_plugin], "{}/{q}", p.name);
                 if let Some(score) = p.score {
                     assert_eq!(profile.plugins_at(ExtensionPoint::Score), [score], "{}", p.name);
                 }
+                let reserve: &[&str] = if p.reserve { &[p.score.unwrap()] } else { &[] };
+                assert_eq!(profile.plugins_at(ExtensionPoint::Reserve), reserve, "{}", p.name);
+                assert_eq!(profile.plugins_at(ExtensionPoint::Filter).contains(&"GpuShare"), p.gpu_share, "{}", p.name);
             }
         }
     }
@@ -164,7 +253,7 @@ mod tests {
     fn unknown_names_list_the_valid_ones() {
         assert_eq!(
             policy_config("pack").unwrap_err().to_string(),
-            "policy: unknown policy \"pack\"; built-in policies: default, spread, binpack, balanced, random, first-fit, best-fit, tetris"
+            "policy: unknown policy \"pack\"; built-in policies: default, spread, binpack, balanced, random, first-fit, best-fit, tetris, dot-product, gpu-clustering, gpu-packing, gpu-best-fit, fgd"
         );
         assert_eq!(
             policy_config("spread/lifo").unwrap_err().to_string(),

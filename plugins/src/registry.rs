@@ -2,12 +2,18 @@
 
 use std::sync::Arc;
 
+use scheduler_core::fragmentation::TypicalPods;
 use scheduler_core::{ExtensionPoint, Registry, UnavailablePlugin};
 
 use crate::best_fit::BestFit;
 use crate::default_preemption::DefaultPreemption;
+use crate::dot_product::DotProduct;
+use crate::fgd::Fgd;
 use crate::fifo::Fifo;
 use crate::first_fit::FirstFit;
+use crate::gpu_best_fit::GpuBestFit;
+use crate::gpu_clustering::GpuClustering;
+use crate::gpu_packing::GpuPacking;
 use crate::gpu_share::GpuShare;
 use crate::image_locality::ImageLocality;
 use crate::inter_pod_affinity::InterPodAffinity;
@@ -117,6 +123,7 @@ pub fn registry() -> Registry {
             Ok(plugin())
         });
     }
+    r.register("FGD", |args, interner| Ok(Arc::new(Fgd::from_args(args, interner, None)?)));
     r.register("NodeAffinity", |args, interner| Ok(Arc::new(NodeAffinity::new(args, interner)?)));
     r.register("InterPodAffinity", |args, _| Ok(Arc::new(InterPodAffinity::new(args)?)));
     r.register("DefaultPreemption", |args, _| Ok(Arc::new(DefaultPreemption::new(args)?)));
@@ -129,12 +136,24 @@ pub fn registry() -> Registry {
     r
 }
 
+/// [`registry`] for scheduling a known workload: FGD, when its arguments list no typical pods, measures
+/// fragmentation against `typical` (the workload's, `TypicalPods::from_pods`).
+pub fn registry_for_workload(typical: Arc<TypicalPods>) -> Registry {
+    let mut r = registry();
+    r.register("FGD", move |args, interner| Ok(Arc::new(Fgd::from_args(args, interner, Some(&typical))?)));
+    r
+}
+
 /// Builds a plugin that takes no arguments.
 type Constructor = fn() -> Arc<dyn scheduler_core::Plugin>;
 
 /// The research policies' plugins (no arguments), by name.
-fn research_plugins() -> [(&'static str, Constructor); 8] {
+fn research_plugins() -> [(&'static str, Constructor); 12] {
     [
+        ("DotProduct", || Arc::new(DotProduct)),
+        ("GpuClustering", || Arc::new(GpuClustering)),
+        ("GpuPacking", || Arc::new(GpuPacking)),
+        ("GpuBestFit", || Arc::new(GpuBestFit)),
         ("GpuShare", || Arc::new(GpuShare)),
         ("Random", || Arc::new(Random)),
         ("FirstFit", || Arc::new(FirstFit)),

@@ -131,6 +131,12 @@ impl TypicalPods {
         TypicalPods { pods: kinds, n_pods }
     }
 
+    /// Typical pods given as they are (their frequencies are used as given).
+    pub fn new(pods: Vec<TypicalPod>) -> TypicalPods {
+        let n_pods = pods.iter().map(|p| p.count).sum();
+        TypicalPods { pods, n_pods }
+    }
+
     /// The typical pods, most frequent first.
     pub fn pods(&self) -> &[TypicalPod] {
         &self.pods

@@ -178,12 +178,15 @@ pub struct CycleContext<'a> {
     /// Whether rejections need their reasons. When not (a simulator that only counts failures), a Filter
     /// may return the code alone and skip building reason texts; the code must be the same either way.
     pub failure_reasons: bool,
+    /// A number derived from the scheduler's seed and the cycle's sequence number: a plugin that chooses at
+    /// random (Random) derives its choice from it, so that a run stays a function of its seed.
+    pub seed: u64,
 }
 
 impl<'a> CycleContext<'a> {
-    /// A context on `cluster` whose rejections carry their reasons.
+    /// A context on `cluster` whose rejections carry their reasons, with seed 0.
     pub fn new(cluster: &'a Cluster) -> CycleContext<'a> {
-        CycleContext { cluster, failure_reasons: true }
+        CycleContext { cluster, failure_reasons: true, seed: 0 }
     }
 }
 

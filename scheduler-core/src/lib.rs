@@ -69,7 +69,8 @@ pub use resources::{
     MAX_AMOUNT, ResourceKind, ResourceList, Resources, Scalars, is_dns1123_label, is_dns1123_subdomain, is_label_value, is_qualified_name,
 };
 pub use scheduler::{
-    Diagnosis, FitError, NodeScores, NodeStatus, NodeVerdicts, ScheduleError, ScheduleResult, Scheduler, num_feasible_nodes_to_find,
+    Diagnosis, FitError, NodeScores, NodeStatus, NodeVerdicts, ScheduleError, ScheduleResult, Scheduler, TieBreak, node_rank,
+    num_feasible_nodes_to_find,
 };
 pub use selector::{
     LabelOperator, LabelSelector, LabelSelectorDef, LabelSelectorRequirementDef, NodeFacts, NodeSelector, NodeSelectorDef,

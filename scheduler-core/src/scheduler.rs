@@ -219,6 +219,39 @@ pub struct Scheduler {
     scratch: Scratch,
     search_buffers: SearchBuffers,
     state: CycleState,
+    seed: u64,
+    n_cycles: u64,
+    tie_break: TieBreak,
+}
+
+/// How the scheduler chooses among nodes with the highest total score.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TieBreak {
+    /// Uniformly at random (kube-scheduler's `selectHost`).
+    #[default]
+    Uniform,
+    /// The node first in a random order of the nodes fixed by the seed (the FGD authors' simulator: its
+    /// `selectHost` takes the smallest node name, and it prefixes node names with a seeded permutation).
+    /// Ties then keep going to the same nodes, which packs.
+    NodeRank,
+}
+
+/// The rank of a node named `name` in the random node order of `seed` ([`TieBreak::NodeRank`]): FNV-1a of
+/// the name mixed with the seed by SplitMix64, so that it does not depend on the order nodes were added.
+pub fn node_rank(seed: u64, name: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in name.as_bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    splitmix64(seed ^ h)
+}
+
+/// SplitMix64's output function.
+pub(crate) fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// The plugins' cycle state, kept between cycles (emptied at the start of each) so that a cycle allocates
@@ -247,7 +280,24 @@ impl Scheduler {
             scratch: Scratch::default(),
             search_buffers: SearchBuffers::default(),
             state: CycleState::default(),
+            seed,
+            n_cycles: 0,
+            tie_break: TieBreak::Uniform,
         }
+    }
+
+    /// How ties between the best nodes are broken (default [`TieBreak::Uniform`]).
+    pub fn set_tie_break(&mut self, tie_break: TieBreak) {
+        self.tie_break = tie_break;
+    }
+
+    /// The current cycle's seed ([`CycleContext::seed`]).
+    fn cycle_seed(&self) -> u64 {
+        splitmix64(self.seed ^ self.n_cycles.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+    }
+
+    fn context<'a>(&self, cluster: &'a Cluster) -> CycleContext<'a> {
+        CycleContext { cluster, failure_reasons: self.failure_reasons, seed: self.cycle_seed() }
     }
 
     /// Builds the profiles of `config` from `registry`.
@@ -371,7 +421,7 @@ impl Scheduler {
             if reused {
                 // The reused failure ran no PreFilter: fill the cycle state PostFilter works from.
                 let profile = &self.profiles[profile_idx];
-                let cx = CycleContext { cluster, failure_reasons: self.failure_reasons };
+                let cx = self.context(cluster);
                 let CycleState { filter, skip_filter, .. } = &mut self.state;
                 reset_cycle_state(filter, skip_filter, profile.plugin_names().len());
                 if let Err(ScheduleError::Internal(e)) = pre_filter(&cx, profile, pod, (filter, skip_filter), None) {
@@ -395,7 +445,7 @@ impl Scheduler {
         }
         let profile = &self.profiles[profile_idx];
         let info = cluster.node(node);
-        let cx = CycleContext { cluster, failure_reasons: self.failure_reasons };
+        let cx = self.context(cluster);
         let rng = &mut self.rng;
         let mut draw = |n: usize| if n <= 1 { 0 } else { rng.random_range(0..n) };
         for slot in &profile.reserve {
@@ -435,7 +485,7 @@ impl Scheduler {
         };
         let CycleState { filter, skip_filter, .. } = &self.state;
         let mut handle = crate::preemption::PostFilterHandle {
-            cx: CycleContext { cluster, failure_reasons: self.failure_reasons },
+            cx: CycleContext { cluster, failure_reasons: self.failure_reasons, seed: self.cycle_seed() },
             profile,
             state: filter,
             skip: skip_filter,
@@ -474,12 +524,13 @@ impl Scheduler {
         opts: CycleOptions,
         mut trace: Option<&mut Trace>,
     ) -> Result<ScheduleResult, ScheduleError> {
+        self.n_cycles += 1;
+        let cx = self.context(cluster);
         let profile = &self.profiles[profile_idx];
         let all_nodes = cluster.node_order();
         if all_nodes.is_empty() {
             return Err(ScheduleError::NoNodes);
         }
-        let cx = CycleContext { cluster, failure_reasons: self.failure_reasons };
         let n_plugins = profile.plugin_names().len();
         let CycleState { filter: filter_state, skip_filter, score: score_state, skip_score } = &mut self.state;
         reset_cycle_state(filter_state, skip_filter, n_plugins);
@@ -623,8 +674,11 @@ impl Scheduler {
                 }
             }
         }
-        let pick = if n_ties == 1 { 0 } else { self.rng.random_range(0..n_ties) };
-        let picked = if opts.score_all_nodes {
+        let pick = if n_ties == 1 || self.tie_break == TieBreak::NodeRank { 0 } else { self.rng.random_range(0..n_ties) };
+        let picked = if n_ties > 1 && self.tie_break == TieBreak::NodeRank {
+            let rank = |i: usize| node_rank(self.seed, &cluster.node(scored[i]).node.name);
+            (0..scored.len()).filter(|&i| totals[i] == best && eligible(i)).min_by_key(|&i| (rank(i), i))
+        } else if opts.score_all_nodes {
             (0..scored.len()).filter(|&i| totals[i] == best && eligible(i)).nth(pick)
         } else {
             totals.iter().enumerate().filter(|&(_, &t)| t == best).nth(pick).map(|(i, _)| i)

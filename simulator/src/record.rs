@@ -90,8 +90,21 @@ impl Recorder {
             series: open(dir, "timeseries.csv")?,
             series_header_written: false,
         };
-        let header =
-            ["name", "job", "arrival", "first_attempt", "scheduled", "bound", "start", "finish", "node", "gpus", "attempts", "preempted", "lost"];
+        let header = [
+            "name",
+            "job",
+            "arrival",
+            "first_attempt",
+            "scheduled",
+            "bound",
+            "start",
+            "finish",
+            "node",
+            "gpus",
+            "attempts",
+            "preempted",
+            "lost",
+        ];
         write(&mut recorder.pods, &header)?;
         write(&mut recorder.jobs, &["job", "submit", "finish", "jct", "pods", "tasks"])?;
         Ok(recorder)

@@ -194,7 +194,7 @@ fn configuration_errors_name_the_field() {
         Scheduler::from_config(&config, &plugins::registry(), &mut Cluster::new(), 0).err().unwrap().to_string()
     };
     let unknown = err("profiles:\n- plugins:\n    score:\n      enabled: [{name: NodeResourceFit}]\n");
-    assert!(unknown.starts_with("profiles[0].plugins.score.enabled[0]: plugin \"NodeResourceFit\" does not exist; available plugins: BestFit, DefaultPreemption, Fifo, FirstFit,"), "{unknown}");
+    assert!(unknown.starts_with("profiles[0].plugins.score.enabled[0]: plugin \"NodeResourceFit\" does not exist; available plugins: BestFit, DefaultPreemption, DotProduct, FGD, Fifo, FirstFit,"), "{unknown}");
     assert_eq!(
         err("profiles:\n- plugins:\n    filter:\n      enabled: [{name: PrioritySort}]\n"),
         "profiles[0].plugins.filter.enabled[0]: plugin \"PrioritySort\" does not extend FilterPlugin plugin"

@@ -54,7 +54,7 @@ impl Scheduler {
         nodes: &[NodeId],
     ) -> Result<NodeVerdicts, ScheduleError> {
         let profile = &self.profiles[profile_idx];
-        let cx = CycleContext { cluster, failure_reasons: true };
+        let cx = CycleContext { cluster, failure_reasons: true, seed: self.cycle_seed() };
         let CycleState { filter: filter_state, skip_filter, .. } = &mut self.state;
         reset_cycle_state(filter_state, skip_filter, profile.plugin_names().len());
         let plugin_names =
@@ -122,7 +122,7 @@ impl Scheduler {
             // Upstream never scores an empty list (the cycle stops before); PreScore would see no nodes.
             return Ok(NodeScores::default());
         }
-        let cx = CycleContext { cluster, failure_reasons: self.failure_reasons };
+        let cx = self.context(cluster);
         let mut infos: Vec<&NodeInfo> = recycle(std::mem::take(&mut self.search_buffers.infos));
         infos.extend(cluster.nodes_in_order(nodes));
         let memo = if self.use_memo { self.memos[profile_idx].begin(pod, cluster, profile.score.len()) } else { None };
@@ -153,7 +153,7 @@ impl Scheduler {
         f: impl FnOnce(&mut PostFilterHandle<'_, '_>) -> R,
     ) -> Result<R, ScheduleError> {
         let profile = &self.profiles[profile_idx];
-        let cx = CycleContext { cluster, failure_reasons: self.failure_reasons };
+        let cx = self.context(cluster);
         let CycleState { filter, skip_filter, .. } = &mut self.state;
         reset_cycle_state(filter, skip_filter, profile.plugin_names().len());
         match pre_filter(&cx, profile, pod, (filter, skip_filter), None) {
