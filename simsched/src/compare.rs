@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use simulator::{Comparison, MetricSpread, Summary, Timing, compare, lower_is_better, metrics_of, simulate};
 
+use crate::demand::{DemandInput, TieBreakArg};
 use crate::progress::DelayedProgress;
 use crate::run::write_json;
 use crate::setup::{PolicyChoice, Scenario, SimSettings, WorkloadArgs, bundled_cluster, bundled_workload, print_notes};
@@ -90,6 +91,17 @@ pub struct Args {
     #[arg(short, long, value_enum, default_value_t = Output::Table)]
     output: Output,
 
+    /// The FGD paper's evaluation instead of a replay: the workload's pods in shuffled order, resampled
+    /// until they ask for PERCENT of the cluster's GPUs (the paper: 130), arriving one by one and never
+    /// leaving; GPU allocation and fragmentation per percent of arrived demand (--out DIR: demand.csv,
+    /// demand-summary.csv). Default policies: the paper's six
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    demand_sweep: Option<u32>,
+
+    /// How ties between the best nodes are broken [default: node-rank with --demand-sweep, as the paper's simulator; else uniform]
+    #[arg(long, value_enum, value_name = "HOW")]
+    tie_break: Option<TieBreakArg>,
+
     #[command(flatten)]
     settings: SimSettings,
 }
@@ -124,24 +136,45 @@ pub fn run(args: &Args) -> Result<()> {
             (cluster, workload)
         }
     };
-    let scenario = Scenario::load(&cluster_path, &workload_path, &args.workload_args)?;
-    let choices = policy_choices(&args.policies, &args.configs)?;
+    let mut scenario = Scenario::load(&cluster_path, &workload_path, &args.workload_args)?;
+    let default_policies: &[&str] = if args.demand_sweep.is_some() { &plugins::FGD_PAPER_POLICIES } else { &ALL_POLICIES };
+    let choices = policy_choices(&args.policies, &args.configs, default_policies)?;
+    // FGD measures fragmentation against the workload's typical pods; the demand sweep reports it.
+    let demand_input =
+        if args.demand_sweep.is_some() || choices.iter().any(|c| c.uses("FGD")) { Some(DemandInput::load(&mut scenario)?) } else { None };
+    let registry = match &demand_input {
+        Some(input) => plugins::registry_for_workload(input.typical.clone()),
+        None => plugins::registry(),
+    };
     if let Some(metric) = &args.rank_by {
         check_metric(metric)?;
     }
     let mut policy_notes = Vec::new();
     for choice in &choices {
-        policy_notes.push((choice.label.clone(), choice.check(&scenario.cluster)?));
+        policy_notes.push((choice.label.clone(), choice.check(&scenario.cluster, &registry)?));
     }
     if !args.settings.quiet {
         print_notes(&scenario.notes, &policy_notes);
     }
-
-    let labels: Vec<String> = choices.iter().map(|c| c.label.clone()).collect();
     let seeds: Vec<u64> = (0..args.seeds).map(|i| args.seed.wrapping_add(i)).collect();
     let threads = args.jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), usize::from);
+    if let (Some(target), Some(input)) = (args.demand_sweep, &demand_input) {
+        let tie_break = args.tie_break.unwrap_or(TieBreakArg::NodeRank).into();
+        return crate::demand::compare(
+            &scenario,
+            input,
+            &choices,
+            &seeds,
+            target,
+            tie_break,
+            threads,
+            args.out.as_deref(),
+            args.settings.quiet,
+        );
+    }
+
+    let labels: Vec<String> = choices.iter().map(|c| c.label.clone()).collect();
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().context("failed to start the worker threads")?;
-    let registry = plugins::registry();
     let timings = Mutex::new(Vec::new());
     let progress = DelayedProgress::new(Some(labels.len() as u64 * seeds.len() as u64), args.settings.quiet);
     progress.set_message("simulating".to_string());
@@ -162,7 +195,7 @@ pub fn run(args: &Args) -> Result<()> {
                         &choice.config,
                         &registry,
                         workload,
-                        &args.settings.sim_options(label, seed),
+                        &args.settings.sim_options(label, seed, args.tie_break.unwrap_or(TieBreakArg::Uniform).into()),
                         None,
                         &mut |_| {},
                     )?;
@@ -208,12 +241,23 @@ pub fn run(args: &Args) -> Result<()> {
     Ok(())
 }
 
+/// Every built-in policy, the default of a replay.
+const ALL_POLICIES: [&str; plugins::POLICIES.len()] = {
+    let mut names = [""; plugins::POLICIES.len()];
+    let mut idx = 0;
+    while idx < names.len() {
+        names[idx] = plugins::POLICIES[idx].name;
+        idx += 1;
+    }
+    names
+};
+
 /// The policies to compare, with unique labels.
-fn policy_choices(policies: &[String], configs: &[PathBuf]) -> Result<Vec<PolicyChoice>> {
+fn policy_choices(policies: &[String], configs: &[PathBuf], defaults: &[&str]) -> Result<Vec<PolicyChoice>> {
     let mut choices = Vec::new();
     if policies.is_empty() && configs.is_empty() {
-        for policy in plugins::POLICIES {
-            choices.push(PolicyChoice::builtin(policy.name)?);
+        for name in defaults {
+            choices.push(PolicyChoice::builtin(name)?);
         }
     }
     for spec in policies {

@@ -1,6 +1,7 @@
 //! The `simsched` command line: argument parsing and dispatch; the work happens in the library crates.
 
 mod compare;
+mod demand;
 mod duration;
 mod explain;
 mod generate;

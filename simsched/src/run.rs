@@ -9,6 +9,7 @@ use clap::ValueEnum;
 
 use simulator::{Progress, Recorder, Summary, Timing, simulate};
 
+use crate::demand::{DemandInput, TieBreakArg};
 use crate::prefetch::prefetched;
 use crate::progress::DelayedProgress;
 use crate::setup::{PolicyChoice, Scenario, SimSettings, WorkloadArgs, print_notes};
@@ -73,20 +74,49 @@ pub struct Args {
     #[arg(short, long, value_enum, default_value_t = Output::Table)]
     output: Output,
 
+    /// The FGD paper's evaluation instead of a replay (see `simsched compare --help`): --out DIR writes
+    /// demand.csv, one row per percent of arrived GPU demand
+    #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    demand_sweep: Option<u32>,
+
+    /// How ties between the best nodes are broken [default: node-rank with --demand-sweep, as the paper's simulator; else uniform]
+    #[arg(long, value_enum, value_name = "HOW")]
+    tie_break: Option<TieBreakArg>,
+
     #[command(flatten)]
     settings: SimSettings,
 }
 
 pub fn run(args: &Args) -> Result<()> {
-    let scenario = Scenario::load(&args.cluster, &args.workload, &args.workload_args)?;
+    let mut scenario = Scenario::load(&args.cluster, &args.workload, &args.workload_args)?;
     let choice = match (&args.policy, &args.config) {
         (_, Some(path)) => PolicyChoice::file(path)?,
         (Some(spec), None) => PolicyChoice::builtin(spec)?,
         (None, None) => PolicyChoice::builtin("default")?,
     };
-    let policy_notes = vec![(choice.label.clone(), choice.check(&scenario.cluster)?)];
+    // FGD measures fragmentation against the workload's typical pods; the demand sweep reports it.
+    let demand_input = if args.demand_sweep.is_some() || choice.uses("FGD") { Some(DemandInput::load(&mut scenario)?) } else { None };
+    let registry = match &demand_input {
+        Some(input) => plugins::registry_for_workload(input.typical.clone()),
+        None => plugins::registry(),
+    };
+    let policy_notes = vec![(choice.label.clone(), choice.check(&scenario.cluster, &registry)?)];
     if !args.settings.quiet {
         print_notes(&scenario.notes, &policy_notes);
+    }
+    if let (Some(target), Some(input)) = (args.demand_sweep, &demand_input) {
+        let tie_break = args.tie_break.unwrap_or(TieBreakArg::NodeRank).into();
+        return crate::demand::compare(
+            &scenario,
+            input,
+            &[choice],
+            &[args.seed],
+            target,
+            tie_break,
+            1,
+            args.out.as_deref(),
+            args.settings.quiet,
+        );
     }
 
     let mut recorder = match &args.out {
@@ -103,9 +133,9 @@ pub fn run(args: &Args) -> Result<()> {
     let summary = simulate(
         scenario.cluster,
         &choice.config,
-        &plugins::registry(),
+        &registry,
         workload,
-        &args.settings.sim_options(&choice.label, args.seed),
+        &args.settings.sim_options(&choice.label, args.seed, args.tie_break.unwrap_or(TieBreakArg::Uniform).into()),
         recorder.as_mut(),
         &mut |p: &Progress| progress.set_message(progress_message(p)),
     )

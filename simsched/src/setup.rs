@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
 
-use scheduler_core::{Cluster, Quantity, Scheduler, SchedulerConfig};
+use scheduler_core::{Cluster, Quantity, Registry, Scheduler, SchedulerConfig, TieBreak};
 use simulator::SimOptions;
 use traces::{Alibaba2018Options, Micros, ReadOptions, TraceError, WorkloadFormat, WorkloadStream};
 
@@ -118,7 +118,7 @@ pub struct SimSettings {
 
 impl SimSettings {
     /// The simulator's options for `policy` and `seed`.
-    pub fn sim_options(&self, policy: &str, seed: u64) -> SimOptions {
+    pub fn sim_options(&self, policy: &str, seed: u64, tie_break: TieBreak) -> SimOptions {
         SimOptions {
             policy: policy.to_string(),
             seed,
@@ -127,6 +127,7 @@ impl SimSettings {
             sample_interval: self.interval,
             until: self.until,
             grace_period: self.grace_period,
+            tie_break,
         }
     }
 }
@@ -186,6 +187,11 @@ impl PolicyChoice {
         Ok(PolicyChoice { label: spec.to_string(), config })
     }
 
+    /// Whether a profile enables plugin `name`.
+    pub fn uses(&self, name: &str) -> bool {
+        self.config.profiles.iter().any(|p| p.plugins.needed().contains(name))
+    }
+
     /// A KubeSchedulerConfiguration file.
     pub fn file(path: &Path) -> Result<PolicyChoice> {
         let text = std::fs::read_to_string(path).with_context(|| format!("failed to read scheduler config {}", path.display()))?;
@@ -196,9 +202,9 @@ impl PolicyChoice {
 
     /// Builds the scheduler once on `cluster` to check the configuration, and returns what a user should
     /// know about it: plugins of its profiles that simsched does not provide, and configuration warnings.
-    pub fn check(&self, cluster: &Cluster) -> Result<Vec<String>> {
+    pub fn check(&self, cluster: &Cluster, registry: &Registry) -> Result<Vec<String>> {
         let mut cluster = cluster.clone();
-        let scheduler = Scheduler::from_config(&self.config, &plugins::registry(), &mut cluster, 0)
+        let scheduler = Scheduler::from_config(&self.config, registry, &mut cluster, 0)
             .with_context(|| format!("failed to build the scheduler of {}", self.label))?;
         let mut notes = Vec::new();
         for profile in scheduler.profiles() {

@@ -23,7 +23,8 @@ pub struct MetricSpread {
 }
 
 impl MetricSpread {
-    fn of(values: &[f64]) -> MetricSpread {
+    /// The spread of `values` (at least one).
+    pub fn of(values: &[f64]) -> MetricSpread {
         let n = values.len() as f64;
         let mean = values.iter().sum::<f64>() / n;
         let var = if values.len() > 1 { values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0) } else { 0.0 };

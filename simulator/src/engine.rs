@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use scheduler_core::{
     Cluster, ClusterError, ConfigError, ModelError, NodeId, Pod, PodDef, PodId, QueueSortPlugin, QueuedPodInfo, Registry, Resources,
-    ScheduleError, Scheduler, SchedulerConfig, Symbol, gpu::GpuSet,
+    ScheduleError, Scheduler, SchedulerConfig, Symbol, TieBreak, gpu::GpuSet,
 };
 use traces::{DagJob, Micros, NodeEvent, TraceError, WorkloadItem, WorkloadStream};
 
@@ -42,6 +42,8 @@ pub struct SimOptions {
     /// How long a pod evicted by preemption keeps its resources before it is gone (its termination grace
     /// period; Kubernetes' default `terminationGracePeriodSeconds` is 30 s).
     pub grace_period: Micros,
+    /// How the scheduler breaks ties between the best nodes.
+    pub tie_break: TieBreak,
 }
 
 impl Default for SimOptions {
@@ -54,6 +56,7 @@ impl Default for SimOptions {
             sample_interval: 300 * SECOND,
             until: None,
             grace_period: 30 * SECOND,
+            tie_break: TieBreak::Uniform,
         }
     }
 }
@@ -308,6 +311,7 @@ pub fn simulate(
 ) -> Result<Summary, SimError> {
     let mut cluster = cluster;
     let mut scheduler = Scheduler::from_config(config, registry, &mut cluster, opts.seed)?;
+    scheduler.set_tie_break(opts.tie_break);
     // Each simulation runs on one thread; compare runs simulations in parallel.
     scheduler.set_parallel_min_nodes(usize::MAX);
     // Nothing reads the reasons a node rejected a pod for; only whether it did.

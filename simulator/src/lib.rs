@@ -9,6 +9,7 @@
 //! with the number of finished pods.
 
 pub mod compare;
+pub mod demand;
 pub mod engine;
 pub mod event;
 pub mod metrics;
@@ -17,6 +18,7 @@ pub mod record;
 pub mod time;
 
 pub use compare::{CompareRow, Comparison, MetricSpread, compare, lower_is_better, metrics_of};
+pub use demand::{DemandOptions, DemandPool, DemandResult, DemandRow, sweep};
 pub use engine::{Progress, SimError, SimOptions, simulate};
 pub use metrics::{Distribution, Summary, Timing};
 pub use record::Recorder;

@@ -1,0 +1,227 @@
+//! `--demand-sweep`: the FGD paper's evaluation (GPU allocation and fragmentation against arrived GPU
+//! demand) for `simsched compare`.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use comfy_table::CellAlignment;
+use scheduler_core::TieBreak;
+use scheduler_core::fragmentation::TypicalPods;
+use simulator::compare::MetricSpread;
+use simulator::{DemandOptions, DemandPool, DemandResult, sweep};
+
+use crate::progress::DelayedProgress;
+use crate::setup::{PolicyChoice, Scenario};
+use crate::table::{table, write_rows};
+
+/// How ties between the best nodes are broken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TieBreakArg {
+    /// Uniformly at random (kube-scheduler's selectHost)
+    Uniform,
+    /// The first node of a random node order fixed by the seed (the FGD authors' simulator)
+    NodeRank,
+}
+
+impl From<TieBreakArg> for TieBreak {
+    fn from(t: TieBreakArg) -> TieBreak {
+        match t {
+            TieBreakArg::Uniform => TieBreak::Uniform,
+            TieBreakArg::NodeRank => TieBreak::NodeRank,
+        }
+    }
+}
+
+/// The workload's pods and typical pods, read once for every sweep.
+pub struct DemandInput {
+    pub pool: DemandPool,
+    pub typical: Arc<TypicalPods>,
+}
+
+impl DemandInput {
+    /// Reads the workload of `scenario` (its cluster's interner learns the pods' symbols, so that every
+    /// clone of the cluster can run them).
+    pub fn load(scenario: &mut Scenario) -> Result<DemandInput> {
+        let workload = scenario.open_workload().context("failed to load the workload")?;
+        let pool = DemandPool::read(workload).context("failed to load the workload")?;
+        if pool.skipped_node_events > 0 {
+            scenario.notes.push(format!("--demand-sweep: {} node events of the workload are left out", pool.skipped_node_events));
+        }
+        let typical = pool.typical_pods(&mut scenario.cluster).context("failed to load the workload")?;
+        Ok(DemandInput { pool, typical: Arc::new(typical) })
+    }
+}
+
+/// One policy's sweeps over the seeds.
+struct PolicySweeps {
+    label: String,
+    runs: Vec<DemandResult>,
+}
+
+/// Runs every (policy, seed) sweep in parallel on `threads` threads; prints the ranking at the target and
+/// writes demand.csv and demand-summary.csv into `out`.
+#[expect(clippy::too_many_arguments, reason = "the compare command's settings, passed through once")]
+pub fn compare(
+    scenario: &Scenario,
+    input: &DemandInput,
+    choices: &[PolicyChoice],
+    seeds: &[u64],
+    target_percent: u32,
+    tie_break: TieBreak,
+    threads: usize,
+    out: Option<&Path>,
+    quiet: bool,
+) -> Result<()> {
+    use rayon::prelude::*;
+    let registry = plugins::registry_for_workload(input.typical.clone());
+    let jobs: Vec<(usize, u64)> = (0..choices.len()).flat_map(|p| seeds.iter().map(move |&s| (p, s))).collect();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().context("failed to start the worker threads")?;
+    let progress = DelayedProgress::new(Some(jobs.len() as u64), quiet);
+    progress.set_message("sweeping demand".to_string());
+    let started = Instant::now();
+    let results: Vec<Result<DemandResult, simulator::SimError>> = pool.install(|| {
+        jobs.par_iter()
+            .map(|&(p, seed)| {
+                let opts = DemandOptions { policy: choices[p].label.clone(), seed, target_percent, tie_break };
+                let r = sweep(scenario.cluster.clone(), &choices[p].config, &registry, &input.pool, &input.typical, &opts);
+                progress.inc();
+                r
+            })
+            .collect()
+    });
+    let wall_seconds = started.elapsed().as_secs_f64();
+    progress.finish();
+    let mut per_policy: Vec<PolicySweeps> = choices.iter().map(|c| PolicySweeps { label: c.label.clone(), runs: Vec::new() }).collect();
+    for ((p, _), r) in jobs.iter().zip(results) {
+        per_policy[*p].runs.push(r.with_context(|| format!("failed to sweep {}", choices[*p].label))?);
+    }
+    if per_policy.iter().flat_map(|p| &p.runs).all(|r| r.capacity_milli == 0) {
+        bail!("--demand-sweep needs GPUs: no node of the cluster has any (nvidia.com/gpu or alibabacloud.com/gpu-milli)");
+    }
+    if let Some(dir) = out {
+        std::fs::create_dir_all(dir).with_context(|| format!("failed to create the output directory {}", dir.display()))?;
+        write_runs(&dir.join("demand.csv"), &per_policy)?;
+        write_summary(&dir.join("demand-summary.csv"), &per_policy, target_percent)?;
+    }
+    let stdout = std::io::stdout();
+    write_ranking(&mut stdout.lock(), &mut per_policy, target_percent, seeds.len())?;
+    if !quiet {
+        eprintln!("{} sweeps in {wall_seconds:.2}s on {threads} threads", jobs.len());
+    }
+    Ok(())
+}
+
+/// The mean ± std of a metric of the target row over the seeds.
+fn at_target(runs: &[DemandResult], metric: impl Fn(&simulator::DemandRow) -> f64) -> MetricSpread {
+    let values: Vec<f64> = runs.iter().filter_map(|r| r.at_target()).map(metric).collect();
+    MetricSpread::of(&values)
+}
+
+fn write_ranking(out: &mut impl Write, per_policy: &mut [PolicySweeps], target: u32, n_seeds: usize) -> Result<()> {
+    per_policy.sort_by(|a, b| {
+        let (ka, kb) = (at_target(&a.runs, |r| r.gpu_allocation).mean, at_target(&b.runs, |r| r.gpu_allocation).mean);
+        kb.total_cmp(&ka).then_with(|| a.label.cmp(&b.label))
+    });
+    let spread_note = if n_seeds > 1 { format!("mean ± standard deviation over {n_seeds} seeds") } else { "one seed".to_string() };
+    writeln!(out, "At {target}% arrived GPU demand, ranked by GPU allocation (higher is better); {spread_note}; * best in column.\n")?;
+    let mut t = table();
+    t.set_header(["RANK", "POLICY", "GPU ALLOCATED", "GPU FRAGMENTED", "FRAG / IDLE", "PODS FAILED"]);
+    type Metric = fn(&simulator::DemandRow) -> f64;
+    let metrics: [(Metric, bool); 4] = [
+        (|r| r.gpu_allocation, true),
+        (|r| r.gpu_fragmentation, false),
+        (|r| r.gpu_fragmentation_ratio, false),
+        (|r| r.pods_failed as f64, false),
+    ];
+    let means: Vec<Vec<f64>> = per_policy.iter().map(|p| metrics.iter().map(|(m, _)| at_target(&p.runs, m).mean).collect()).collect();
+    for (rank, (policy, row_means)) in per_policy.iter().zip(&means).enumerate() {
+        let mut cells = vec![(rank + 1).to_string(), policy.label.clone()];
+        for (col, (metric, higher)) in metrics.iter().enumerate() {
+            let column: Vec<f64> = means.iter().map(|m| m[col]).collect();
+            let best = if *higher { column.iter().copied().reduce(f64::max) } else { column.iter().copied().reduce(f64::min) };
+            let marker = if best == Some(row_means[col]) && column.iter().any(|v| *v != row_means[col]) { "*" } else { "" };
+            let s = at_target(&policy.runs, metric);
+            let cell = if col == 3 {
+                if n_seeds > 1 { format!("{:.0} ± {:.0}", s.mean, s.std) } else { format!("{:.0}", s.mean) }
+            } else if n_seeds > 1 {
+                format!("{:.2}% ± {:.2}", s.mean, s.std)
+            } else {
+                format!("{:.2}%", s.mean)
+            };
+            cells.push(format!("{marker}{cell}"));
+        }
+        t.add_row(cells);
+    }
+    for idx in 2..6 {
+        if let Some(col) = t.column_mut(idx) {
+            col.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    write_rows(out, t)
+}
+
+fn csv_writer(path: &Path) -> Result<csv::Writer<std::fs::File>> {
+    csv::Writer::from_path(path).with_context(|| format!("failed to write {}", path.display()))
+}
+
+fn write_runs(path: &Path, per_policy: &[PolicySweeps]) -> Result<()> {
+    let mut w = csv_writer(path)?;
+    let header =
+        ["policy", "seed", "arrived_demand", "arrivals", "gpu_allocation", "gpu_fragmentation", "gpu_fragmentation_ratio", "pods_failed"];
+    w.write_record(header).with_context(|| format!("failed to write {}", path.display()))?;
+    for policy in per_policy {
+        for run in &policy.runs {
+            for row in &run.rows {
+                w.write_record([
+                    policy.label.clone(),
+                    run.seed.to_string(),
+                    row.arrived_percent.to_string(),
+                    row.arrivals.to_string(),
+                    format!("{:.4}", row.gpu_allocation),
+                    format!("{:.4}", row.gpu_fragmentation),
+                    format!("{:.4}", row.gpu_fragmentation_ratio),
+                    row.pods_failed.to_string(),
+                ])
+                .with_context(|| format!("failed to write {}", path.display()))?;
+            }
+        }
+    }
+    w.flush().with_context(|| format!("failed to write {}", path.display()))
+}
+
+fn write_summary(path: &Path, per_policy: &[PolicySweeps], target: u32) -> Result<()> {
+    let mut w = csv_writer(path)?;
+    w.write_record([
+        "policy",
+        "arrived_demand",
+        "gpu_allocation_mean",
+        "gpu_allocation_std",
+        "gpu_fragmentation_mean",
+        "gpu_fragmentation_ratio_mean",
+    ])
+    .with_context(|| format!("failed to write {}", path.display()))?;
+    for policy in per_policy {
+        for x in 0..=target {
+            let rows: Vec<&simulator::DemandRow> =
+                policy.runs.iter().filter_map(|r| r.rows.iter().find(|row| row.arrived_percent == x)).collect();
+            if rows.is_empty() {
+                continue;
+            }
+            let spread = |f: fn(&simulator::DemandRow) -> f64| MetricSpread::of(&rows.iter().map(|r| f(r)).collect::<Vec<f64>>());
+            let alloc = spread(|r| r.gpu_allocation);
+            w.write_record([
+                policy.label.clone(),
+                x.to_string(),
+                format!("{:.4}", alloc.mean),
+                format!("{:.4}", alloc.std),
+                format!("{:.4}", spread(|r| r.gpu_fragmentation).mean),
+                format!("{:.4}", spread(|r| r.gpu_fragmentation_ratio).mean),
+            ])
+            .with_context(|| format!("failed to write {}", path.display()))?;
+        }
+    }
+    w.flush().with_context(|| format!("failed to write {}", path.display()))
+}
