@@ -12,7 +12,7 @@ use clap::ValueEnum;
 use comfy_table::CellAlignment;
 use serde::Serialize;
 
-use simulator::{Comparison, MetricSpread, Summary, Timing, compare, lower_is_better, metrics_of, simulate};
+use simulator::{Comparison, MetricSpread, SimOptions, Summary, Timing, compare, lower_is_better, metrics_of, simulate};
 
 use crate::demand::{DemandInput, TieBreakArg};
 use crate::progress::DelayedProgress;
@@ -139,9 +139,13 @@ pub fn run(args: &Args) -> Result<()> {
     let mut scenario = Scenario::load(&cluster_path, &workload_path, &args.workload_args)?;
     let default_policies: &[&str] = if args.demand_sweep.is_some() { &plugins::FGD_PAPER_POLICIES } else { &ALL_POLICIES };
     let choices = policy_choices(&args.policies, &args.configs, default_policies)?;
-    // FGD measures fragmentation against the workload's typical pods; the demand sweep reports it.
-    let demand_input =
-        if args.demand_sweep.is_some() || choices.iter().any(|c| c.uses("FGD")) { Some(DemandInput::load(&mut scenario)?) } else { None };
+    // Fragmentation is measured against the workload's typical pods: by FGD, by the demand sweep, and in the
+    // time series of a cluster with GPUs.
+    let demand_input = if args.demand_sweep.is_some() || choices.iter().any(|c| c.uses("FGD")) || scenario.has_gpus() {
+        Some(DemandInput::load(&mut scenario)?)
+    } else {
+        None
+    };
     let registry = match &demand_input {
         Some(input) => plugins::registry_for_workload(input.typical.clone()),
         None => plugins::registry(),
@@ -195,7 +199,10 @@ pub fn run(args: &Args) -> Result<()> {
                         &choice.config,
                         &registry,
                         workload,
-                        &args.settings.sim_options(label, seed, args.tie_break.unwrap_or(TieBreakArg::Uniform).into()),
+                        &SimOptions {
+                            typical_pods: demand_input.as_ref().map(|i| i.typical.clone()),
+                            ..args.settings.sim_options(label, seed, args.tie_break.unwrap_or(TieBreakArg::Uniform).into())
+                        },
                         None,
                         &mut |_| {},
                     )?;

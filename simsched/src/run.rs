@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::ValueEnum;
 
-use simulator::{Progress, Recorder, Summary, Timing, simulate};
+use simulator::{Progress, Recorder, SimOptions, Summary, Timing, simulate};
 
 use crate::demand::{DemandInput, TieBreakArg};
 use crate::prefetch::prefetched;
@@ -94,8 +94,13 @@ pub fn run(args: &Args) -> Result<()> {
         (Some(spec), None) => PolicyChoice::builtin(spec)?,
         (None, None) => PolicyChoice::builtin("default")?,
     };
-    // FGD measures fragmentation against the workload's typical pods; the demand sweep reports it.
-    let demand_input = if args.demand_sweep.is_some() || choice.uses("FGD") { Some(DemandInput::load(&mut scenario)?) } else { None };
+    // Fragmentation is measured against the workload's typical pods: by FGD, by the demand sweep, and in the
+    // time series of a cluster with GPUs.
+    let demand_input = if args.demand_sweep.is_some() || choice.uses("FGD") || scenario.has_gpus() {
+        Some(DemandInput::load(&mut scenario)?)
+    } else {
+        None
+    };
     let registry = match &demand_input {
         Some(input) => plugins::registry_for_workload(input.typical.clone()),
         None => plugins::registry(),
@@ -135,7 +140,10 @@ pub fn run(args: &Args) -> Result<()> {
         &choice.config,
         &registry,
         workload,
-        &args.settings.sim_options(&choice.label, args.seed, args.tie_break.unwrap_or(TieBreakArg::Uniform).into()),
+        &SimOptions {
+            typical_pods: demand_input.as_ref().map(|i| i.typical.clone()),
+            ..args.settings.sim_options(&choice.label, args.seed, args.tie_break.unwrap_or(TieBreakArg::Uniform).into())
+        },
         recorder.as_mut(),
         &mut |p: &Progress| progress.set_message(progress_message(p)),
     )

@@ -128,6 +128,7 @@ impl SimSettings {
             until: self.until,
             grace_period: self.grace_period,
             tie_break,
+            typical_pods: None,
         }
     }
 }
@@ -163,6 +164,11 @@ impl Scenario {
         let stream = scenario.open_workload().context("failed to load the workload")?;
         scenario.notes.extend(stream.notes().iter().map(|note| format!("{}: {note}", workload_path.display())));
         Ok(scenario)
+    }
+
+    /// Whether some node of the cluster has GPUs.
+    pub fn has_gpus(&self) -> bool {
+        self.cluster.node_order().iter().any(|&n| self.cluster.node(n).node.gpu_count > 0)
     }
 
     /// Opens the workload from its start.

@@ -14,7 +14,9 @@ use std::sync::Arc;
 
 use scheduler_core::{
     Cluster, ClusterError, ConfigError, ModelError, NodeId, Pod, PodDef, PodId, QueueSortPlugin, QueuedPodInfo, Registry, Resources,
-    ScheduleError, Scheduler, SchedulerConfig, Symbol, TieBreak, gpu::GpuSet,
+    ScheduleError, Scheduler, SchedulerConfig, Symbol, TieBreak,
+    fragmentation::{Fragmentation, TypicalPods, capacity_milli},
+    gpu::GpuSet,
 };
 use traces::{DagJob, Micros, NodeEvent, TraceError, WorkloadItem, WorkloadStream};
 
@@ -44,6 +46,9 @@ pub struct SimOptions {
     pub grace_period: Micros,
     /// How the scheduler breaks ties between the best nodes.
     pub tie_break: TieBreak,
+    /// The workload's typical pods: with them, the time series has the cluster's GPU fragmentation
+    /// (`gpu_fragmentation`: fragmented / GPU capacity; `gpu_fragmentation_ratio`: fragmented / idle).
+    pub typical_pods: Option<Arc<TypicalPods>>,
 }
 
 impl Default for SimOptions {
@@ -57,6 +62,7 @@ impl Default for SimOptions {
             until: None,
             grace_period: 30 * SECOND,
             tie_break: TieBreak::Uniform,
+            typical_pods: None,
         }
     }
 }
@@ -285,6 +291,9 @@ struct Simulation<'r> {
     pending_integral: TimeIntegral,
     running: u64,
     allocation: Allocation,
+    /// The resources of the time series' columns, fixed at the first sample (a resource that appears later
+    /// is in the summary only).
+    series_resources: Option<Vec<usize>>,
     attempts: crate::metrics::Attempts,
     n_events: u64,
     last_progress: u64,
@@ -351,6 +360,7 @@ pub fn simulate(
         pending_integral: TimeIntegral::default(),
         running: 0,
         allocation: Allocation::new(),
+        series_resources: None,
         attempts: Default::default(),
         n_events: 0,
         last_progress: 0,
@@ -494,9 +504,22 @@ impl Simulation<'_> {
         let Some(rec) = self.recorder.as_deref_mut() else { return Ok(()) };
         let mut columns = vec!["pending".to_string(), "running".to_string()];
         let mut values = vec![self.pending.to_string(), self.running.to_string()];
-        for idx in self.allocation.reported().collect::<Vec<_>>() {
+        let resources = self.series_resources.get_or_insert_with(|| self.allocation.reported().collect());
+        for &idx in resources.iter() {
             columns.push(format!("allocated_{}", self.allocation.names[idx]));
             values.push(format!("{:.6}", self.allocation.ratio(idx)));
+        }
+        if let Some(typical) = &self.opts.typical_pods {
+            let (mut frag, mut capacity) = (Fragmentation::default(), 0i64);
+            for &n in self.cluster.node_order() {
+                let info = self.cluster.node(n);
+                frag.add(typical.of_node(info, self.cluster.interner()));
+                capacity += capacity_milli(&info.node);
+            }
+            columns.push("gpu_fragmentation".into());
+            values.push(format!("{:.6}", if capacity > 0 { frag.fragmented / capacity as f64 } else { 0.0 }));
+            columns.push("gpu_fragmentation_ratio".into());
+            values.push(format!("{:.6}", frag.ratio_percent() / 100.0));
         }
         rec.sample(self.now, &columns, &values)?;
         Ok(())

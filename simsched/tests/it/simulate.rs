@@ -94,7 +94,7 @@ fn run_writes_every_output_file_byte_for_byte_the_same_twice() {
         .collect();
     assert_eq!(runs[0], runs[1]);
     let pods = String::from_utf8(runs[0][1].clone()).unwrap();
-    assert_eq!(pods.lines().next(), Some("name,job,arrival,first_attempt,scheduled,bound,start,finish,node,attempts,preempted,lost"));
+    assert_eq!(pods.lines().next(), Some("name,job,arrival,first_attempt,scheduled,bound,start,finish,node,gpus,attempts,preempted,lost"));
     assert_eq!(pods.lines().count(), 401, "one row per pod");
     let timing: serde_json::Value = serde_json::from_slice(&read(&Path::new(&dir.path("a")).join("timing.json"))).unwrap();
     assert!(timing["wall_seconds"].is_number() && timing["events_per_second"].is_number());

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use proptest::prelude::*;
 use scheduler_core::testing::{node, pod};
-use scheduler_core::{Cluster, NodeDef, PodDef};
+use scheduler_core::{Cluster, NodeDef, PodDef, TieBreak};
 use simulator::{Recorder, SimOptions, Summary, simulate};
 use traces::{DagJob, DagTask, Micros, NodeEvent, PodArrival, WorkloadItem, WorkloadStream, parse_seconds};
 
@@ -22,15 +22,25 @@ const SAMPLE_INTERVAL: Micros = 999_983;
 /// (milli-CPU, MiB) of the pod shapes, and of the node shapes.
 const POD_SHAPES: [(i64, i64); 5] = [(250, 512), (500, 1024), (1000, 1024), (2000, 4096), (3000, 2048)];
 const NODE_SHAPES: [(i64, i64); 3] = [(2000, 8192), (4000, 8192), (8000, 16384)];
+/// The GPUs each pod shape asks for, (count, milli-GPU per GPU), and each node shape's GPUs.
+const POD_GPUS: [(u32, i64); 5] = [(0, 0), (1, 300), (1, 600), (1, 1000), (2, 1000)];
+const NODE_GPUS: [u32; 3] = [0, 2, 4];
 
 fn pod_spec(shape: usize, priority: i32) -> Arc<PodDef> {
     let (cpu, mem) = POD_SHAPES[shape];
-    Arc::new(pod("tmpl").cpu(&format!("{cpu}m")).memory(&format!("{mem}Mi")).priority(priority).def)
+    let mut b = pod("tmpl").cpu(&format!("{cpu}m")).memory(&format!("{mem}Mi")).priority(priority);
+    b = match POD_GPUS[shape] {
+        (0, _) => b,
+        (1, milli) if milli < 1000 => b.gpu_share(milli as u32),
+        (n, _) => b.gpus(n),
+    };
+    Arc::new(b.def)
 }
 
 fn node_def(name: &str, shape: usize) -> NodeDef {
     let (cpu, mem) = NODE_SHAPES[shape];
-    node(name).cpu(&format!("{cpu}m")).memory(&format!("{mem}Mi")).def
+    let b = node(name).cpu(&format!("{cpu}m")).memory(&format!("{mem}Mi"));
+    if NODE_GPUS[shape] > 0 { b.gpus(NODE_GPUS[shape], "T4").def } else { b.def }
 }
 
 #[derive(Clone, Debug)]
@@ -176,6 +186,7 @@ struct Row {
     start: Option<Micros>,
     finish: Option<Micros>,
     node: String,
+    gpus: Vec<usize>,
     lost: bool,
     preempted: bool,
 }
@@ -202,6 +213,7 @@ fn pods_csv(dir: &Path) -> Vec<Row> {
             start: time(&r["start"]),
             finish: time(&r["finish"]),
             node: r["node"].clone(),
+            gpus: r["gpus"].split(',').filter(|g| !g.is_empty()).map(|g| g.parse().unwrap()).collect(),
             lost: r["lost"] == "true",
             preempted: r["preempted"] == "true",
         })
@@ -210,16 +222,20 @@ fn pods_csv(dir: &Path) -> Vec<Row> {
 
 /// The requests of a recorded pod, from its name: `p<i>` or `d<j>-t<k>-<n>`, with `-retry<r>` when re-created.
 fn requests_of(case: &Case, name: &str) -> (i64, i64) {
+    POD_SHAPES[shape_of(case, name)]
+}
+
+/// The shape of a recorded pod, from its name.
+fn shape_of(case: &Case, name: &str) -> usize {
     let base = name.split("-retry").next().unwrap();
-    let shape = if let Some(i) = base.strip_prefix('p') {
+    if let Some(i) = base.strip_prefix('p') {
         case.pods[i.parse::<usize>().unwrap()].shape
     } else {
         let mut parts = base.split('-');
         let job: usize = parts.next().unwrap()[1..].parse().unwrap();
         let task: usize = parts.next().unwrap()[1..].parse().unwrap();
         case.dags[job].1[task].shape
-    };
-    POD_SHAPES[shape]
+    }
 }
 
 /// The cluster of a case, and every node's (milli-CPU, MiB) capacity, including the node added later.
@@ -245,17 +261,28 @@ fn options(case: &Case, seed: u64) -> SimOptions {
         sample_interval: SAMPLE_INTERVAL,
         until: None,
         grace_period: 30 * S,
+        tie_break: if seed.is_multiple_of(2) { TieBreak::Uniform } else { TieBreak::NodeRank },
+        typical_pods: None,
     }
+}
+
+/// The case's cluster, and the registry with FGD measuring against the case's typical pods.
+fn cluster_and_registry(case: &Case) -> (Cluster, scheduler_core::Registry) {
+    let mut cluster = cluster_of(case).0;
+    let pool = simulator::DemandPool::read(WorkloadStream::from_items(workload(case))).unwrap();
+    let typical = pool.typical_pods(&mut cluster).unwrap();
+    (cluster, plugins::registry_for_workload(std::sync::Arc::new(typical)))
 }
 
 /// Runs a case, its records written into `dir`.
 fn run_case(case: &Case, seed: u64, dir: &Path) -> Summary {
     let config = plugins::policy_config(&case.policy).unwrap();
     let mut recorder = Recorder::create(dir).unwrap();
+    let (cluster, registry) = cluster_and_registry(case);
     let summary = simulate(
-        cluster_of(case).0,
+        cluster,
         &config,
-        &plugins::registry(),
+        &registry,
         WorkloadStream::from_items(workload(case)),
         &options(case, seed),
         Some(&mut recorder),
@@ -317,6 +344,39 @@ fn check_case(case: &Case) -> Result<(), TestCaseError> {
                 cpu <= cap_cpu && mem <= cap_mem,
                 "node {node_name} holds {cpu}m / {mem}Mi at {t} µs, capacity {cap_cpu}m / {cap_mem}Mi"
             );
+        }
+    }
+
+    // No GPU over-committed at any instant, under every policy that checks GPU devices (kube-scheduler's
+    // default profile knows only totals); a pod holds as many GPUs as it asks, on its node.
+    let node_gpus = |name: &str| case.nodes.iter().enumerate().find(|(i, _)| format!("n{i}") == name).map(|(_, &s)| NODE_GPUS[s]);
+    /// (time, 0 for a departure / 1 for a placement, milli-GPU change).
+    type Change = (Micros, i8, i64);
+    let mut gpu_changes: HashMap<(&str, usize), Vec<Change>> = HashMap::new();
+    for r in rows.iter().filter(|r| r.scheduled.is_some()) {
+        let (count, milli) = POD_GPUS[shape_of(case, &r.name)];
+        if !case.policy.starts_with("default") {
+            prop_assert_eq!(r.gpus.len(), count as usize, "{:?}", r);
+        }
+        if let Some(n) = node_gpus(&r.node) {
+            prop_assert!(r.gpus.iter().all(|&g| g < n as usize), "{:?} on a node with {} GPUs", r, n);
+        }
+        for &g in &r.gpus {
+            let list = gpu_changes.entry((r.node.as_str(), g)).or_default();
+            list.push((r.scheduled.unwrap(), 1, milli));
+            if let Some(finish) = r.finish {
+                list.push((finish, 0, -milli));
+            }
+        }
+    }
+    if !case.policy.starts_with("default") {
+        for ((node_name, g), mut list) in gpu_changes {
+            list.sort();
+            let mut used = 0;
+            for (t, _, d) in list {
+                used += d;
+                prop_assert!(used <= 1000, "GPU {} of {} holds {} milli-GPU at {} µs", g, node_name, used, t);
+            }
         }
     }
 
@@ -383,7 +443,8 @@ fn comparison(case: &Case, threads: usize) -> String {
             |p, seed| {
                 let opts = SimOptions { policy: policies[p].clone(), ..options(case, seed) };
                 let workload = WorkloadStream::from_items(workload(case));
-                simulate(cluster_of(case).0, &configs[p], &plugins::registry(), workload, &opts, None, &mut |_| {})
+                let (cluster, registry) = cluster_and_registry(case);
+                simulate(cluster, &configs[p], &registry, workload, &opts, None, &mut |_| {})
             },
             &|| {},
         )
