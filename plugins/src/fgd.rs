@@ -23,7 +23,7 @@
 //!     - {milliCpu: 8000, gpuCount: 2, gpuMilli: 1000, gpuModels: [V100M32], frequency: 0.01}
 //! ```
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use scheduler_core::fragmentation::{TypicalPod, TypicalPods};
 use scheduler_core::gpu::{GPU_MODEL_LABEL, GpuRequest, GpuSet, MILLI_PER_GPU};
@@ -36,9 +36,18 @@ use serde::Deserialize;
 use crate::gpu_node::{cpu_left, pod_cpu, take_tightest};
 
 /// Least fragmentation growth first.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Fgd {
     typical: Arc<TypicalPods>,
+    /// Each node's fragmentation as it is, by node id, with the node generation it was computed for: only
+    /// the node a pod went to changes between two decisions.
+    before: Mutex<Vec<(u64, f64)>>,
+}
+
+impl Clone for Fgd {
+    fn clone(&self) -> Fgd {
+        Fgd::new(self.typical.clone())
+    }
 }
 
 /// `FGDArgs`.
@@ -64,7 +73,24 @@ struct TypicalPodArgs {
 impl Fgd {
     /// FGD against `typical`.
     pub fn new(typical: Arc<TypicalPods>) -> Fgd {
-        Fgd { typical }
+        Fgd { typical, before: Mutex::new(Vec::new()) }
+    }
+
+    /// The fragmentation of `node` as it is, remembered per node generation.
+    fn fragmentation_before(&self, interner: &Interner, node: &NodeInfo) -> f64 {
+        let idx = node.id.index();
+        let mut cache = self.before.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(&(generation, f)) = cache.get(idx)
+            && generation == node.generation
+        {
+            return f;
+        }
+        let f = self.typical.of_state(&node.node, node.gpus.free(), cpu_left(node), interner).fragmented;
+        if cache.len() <= idx {
+            cache.resize(idx + 1, (0, 0.0));
+        }
+        cache[idx] = (node.generation, f);
+        f
     }
 
     /// FGD from its arguments; without `typicalPods` there, against `workload` (the typical pods of the
@@ -120,7 +146,7 @@ impl Fgd {
     fn score_and_gpu(&self, interner: &Interner, pod: &Pod, node: &NodeInfo) -> (i64, Option<usize>) {
         let cpu = cpu_left(node);
         let free = node.gpus.free();
-        let before = self.typical.of_state(&node.node, free, cpu, interner).fragmented;
+        let before = self.fragmentation_before(interner, node);
         let score_of = |after_free: &[i32]| {
             let after = self.typical.of_state(&node.node, after_free, cpu - pod_cpu(pod), interner).fragmented;
             (100.0 * sigmoid((before - after) / 1000.0)) as i64
@@ -129,7 +155,9 @@ impl Fgd {
             let mut best: Option<(i64, usize)> = None;
             let mut tried: smallvec::SmallVec<[i32; 8]> = free.iter().copied().collect();
             for (idx, &f) in free.iter().enumerate() {
-                if f < pod.gpu.milli as i32 {
+                // GPUs with as much free give the same score (fragmentation does not depend on the order of
+                // the GPUs): the first of them stands for all, as the lowest index wins ties.
+                if f < pod.gpu.milli as i32 || free[..idx].contains(&f) {
                     continue;
                 }
                 tried[idx] -= pod.gpu.milli as i32;

@@ -15,6 +15,8 @@
 //! - a node's fragmentation is the frequency-weighted sum over the typical pods; a node without GPUs has
 //!   none.
 
+use smallvec::SmallVec;
+
 use crate::gpu::{GpuRequest, MILLI_PER_GPU};
 use crate::intern::Interner;
 use crate::node::{Node, NodeInfo};
@@ -172,16 +174,26 @@ impl TypicalPods {
         if free.is_empty() {
             return Fragmentation::default();
         }
-        let idle: i64 = free.iter().map(|&f| i64::from(f)).sum();
+        // The free milli-GPU in ascending order with prefix sums: per typical pod, the GPUs too small for it
+        // are a prefix, found by binary search.
+        let mut sorted: SmallVec<[i32; 8]> = free.iter().copied().collect();
+        sorted.sort_unstable();
+        let mut below: SmallVec<[i64; 9]> = SmallVec::with_capacity(sorted.len() + 1);
+        below.push(0);
+        for &f in &sorted {
+            below.push(below[below.len() - 1] + i64::from(f));
+        }
+        let idle = below[sorted.len()];
         let mut data = [0.0f64; 7];
         for tp in &self.pods {
             let cpu_fits = cpu_left >= tp.milli_cpu;
+            let n_small = sorted.partition_point(|&f| f < tp.gpu.milli as i32);
             let category = if tp.gpu.is_none() {
                 if cpu_fits { XL } else { XR }
             } else if !tp.may_use(node, interner) {
                 NO_ACCESS
             } else {
-                let gpus_fit = free.iter().filter(|&&f| f >= tp.gpu.milli as i32).count() >= tp.gpu.count as usize;
+                let gpus_fit = sorted.len() - n_small >= tp.gpu.count as usize;
                 match (gpus_fit, cpu_fits) {
                     (true, true) => Q3,
                     (true, false) => Q4,
@@ -190,7 +202,7 @@ impl TypicalPods {
                 }
             };
             if category == Q3 {
-                let too_small: i64 = free.iter().filter(|&&f| f < tp.gpu.milli as i32).map(|&f| i64::from(f)).sum();
+                let too_small = below[n_small];
                 data[Q2] += tp.frequency * too_small as f64;
                 data[Q3] += tp.frequency * (idle - too_small) as f64;
             } else {

@@ -13,8 +13,14 @@ use crate::pod::Pod;
 use crate::scheduler::FitError;
 use crate::status::Status;
 
-/// How many specs a profile remembers results for (at 10,000 nodes, about 1 MB each).
-const SPECS_REMEMBERED: usize = 16;
+/// How many specs a profile remembers results for at least, and at most.
+const SPECS_REMEMBERED: (usize, usize) = (16, 256);
+
+/// The memory the memos of a profile may take, within [`SPECS_REMEMBERED`]: a spec's memo takes 16 bytes
+/// plus 8 per Score plugin per node (at 10,000 nodes and one Score plugin, 240 KB), so a small cluster
+/// remembers many specs (a workload of many pod shapes arriving shuffled keeps finding its results) and a
+/// large one few.
+const MEMO_BUDGET_BYTES: usize = 32 << 20;
 
 /// The memos of one profile: one per recently seen pod spec, the least recently used replaced first.
 #[derive(Clone, Default)]
@@ -32,7 +38,7 @@ impl Memos {
         let found = self.entries.iter().position(|m| m.spec.as_ref().is_some_and(|s| s.same_scheduling_spec(pod)));
         let idx = match found {
             Some(idx) => idx,
-            None if self.entries.len() < SPECS_REMEMBERED => {
+            None if self.entries.len() < specs_remembered(cluster.node_capacity(), n_score_slots) => {
                 self.entries.push(Memo::default());
                 self.last_used.push(0);
                 self.entries.len() - 1
@@ -60,6 +66,12 @@ impl Memos {
             memo.failure = Some(((cluster.state_generation(), cluster.nominations_generation()), advance, error.clone()));
         }
     }
+}
+
+/// How many specs a profile remembers at this cluster size.
+fn specs_remembered(n_nodes: usize, n_score_slots: usize) -> usize {
+    let per_spec = n_nodes.max(1) * (16 + 8 * n_score_slots);
+    (MEMO_BUDGET_BYTES / per_spec).clamp(SPECS_REMEMBERED.0, SPECS_REMEMBERED.1)
 }
 
 /// The results remembered for one pod spec. Laid out for the cycle's sweep over hundreds of nodes: per
@@ -238,11 +250,18 @@ mod tests {
         assert!(memos.begin(&other, &c, 1).is_none());
         assert!(memos.begin(&p2, &c, 1).is_some(), "p1's spec is still remembered after another spec");
         assert!(memos.begin(&other, &c, 1).is_some());
-        for cpu in 3..3 + SPECS_REMEMBERED {
+        for cpu in 3..3 + specs_remembered(c.node_capacity(), 1) {
             let p = c.compile_pod(&pod("x").cpu(&cpu.to_string()).def).unwrap();
             assert!(memos.begin(&p, &c, 1).is_none());
         }
         assert!(memos.begin(&p1, &c, 1).is_none(), "newer specs pushed p1's out");
+    }
+
+    #[test]
+    fn small_clusters_remember_more_specs_than_large_ones() {
+        assert_eq!(specs_remembered(2, 1), 256);
+        assert_eq!(specs_remembered(10_000, 1), 139);
+        assert_eq!(specs_remembered(1_000_000, 3), 16);
     }
 
     #[test]
