@@ -2,8 +2,9 @@
 //! fragmentation as a function of arrived GPU demand.
 //!
 //! The workload's pods are taken without their times: shuffled (seeded), then pods drawn uniformly from the
-//! workload (with replacement) are appended until the next one would take the requested milli-GPU past
-//! `target_percent` of the cluster's GPU capacity. They arrive one by one and never leave; a pod that does
+//! workload (with replacement) are appended until the requested milli-GPU reach `target_percent` of the
+//! cluster's GPU capacity, within one smallest GPU request (a workload that asks for more loses pods drawn at
+//! random until it is within it), as the authors' simulator tunes workloads. They arrive one by one and never leave; a pod that does
 //! not fit is not tried again (with nothing leaving, it never would fit). After each arrival the GPU
 //! allocation (allocated / capacity), the fragmentation (`scheduler_core::fragmentation`, against the
 //! workload's typical pods) as a share of capacity and of idle GPUs are measured; a row per whole percent
@@ -169,12 +170,24 @@ pub fn sweep(
     let mut order: Vec<usize> = (0..compiled.len()).collect();
     order.shuffle(&mut rng);
     let mut planned: i64 = order.iter().map(|&i| compiled[i].gpu.total_milli()).sum();
-    if !compiled.is_empty() && compiled.iter().any(|p| !p.gpu.is_none()) {
+    // More than the target: pods drawn at random leave the list until it is within the target.
+    while planned as f64 > target && !order.is_empty() {
+        let idx = rng.random_range(0..order.len());
+        planned -= compiled[order.remove(idx)].gpu.total_milli();
+    }
+    // Fewer: pods drawn at random join until the next would pass the target. A draw that would pass it is
+    // put back while there is still room for the smallest request, so that the demand ends within one
+    // smallest pod of the target whatever the sizes of the pods and of the cluster.
+    let smallest = compiled.iter().map(|p| p.gpu.total_milli()).filter(|&m| m > 0).min();
+    if let Some(smallest) = smallest {
         loop {
             let idx = rng.random_range(0..compiled.len());
             let milli = compiled[idx].gpu.total_milli();
             if (planned + milli) as f64 > target {
-                break;
+                if target - (planned as f64) < smallest as f64 {
+                    break;
+                }
+                continue;
             }
             planned += milli;
             order.push(idx);

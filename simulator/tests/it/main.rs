@@ -1,6 +1,7 @@
 //! Simulations of small workloads whose outcome can be worked out by hand, invariants on generated
 //! workloads, and determinism.
 
+mod demand;
 mod invariants;
 
 use std::sync::Arc;
