@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{golden, simsched, stderr, stdout};
+use super::{golden, sample, simsched, stderr, stdout};
 
 const OPENB_NODES: &str = "traces/samples/openb/openb_node_list_all_node.csv";
 const OPENB_PODS: &str = "traces/samples/openb/openb_pod_list_default.csv";
@@ -362,4 +362,57 @@ fn affinity_sample_keeps_the_required_terms_at_every_placement() {
         assert_eq!(run(&["--policy", policy]), Ok(()), "{policy}");
     }
     assert!(run(&["--config", "traces/samples/affinity/no-affinity.yaml"]).is_err());
+}
+
+const OPENB_GPU_NODES: &str = "traces/samples/openb/openb_node_list_gpu_node.csv";
+
+#[test]
+fn demand_sweep_golden_and_independent_of_the_number_of_threads() {
+    let dir = TempDir::new();
+    let outputs: Vec<[Vec<u8>; 3]> = ["1", "2"]
+        .iter()
+        .map(|jobs| {
+            let out = dir.path(&format!("sweep{jobs}"));
+            let args = [
+                "compare",
+                "--cluster",
+                OPENB_GPU_NODES,
+                "--workload",
+                OPENB_PODS,
+                "--demand-sweep",
+                "130",
+                "--policy",
+                "fgd",
+                "--policy",
+                "gpu-packing",
+                "--seeds",
+                "2",
+                "--seed",
+                "42",
+                "-j",
+                jobs,
+                "--out",
+                &out,
+                "-q",
+            ];
+            let a = simsched(&args).success();
+            let dir = Path::new(&out);
+            [stdout(&a).into_bytes(), read(&dir.join("demand.csv")), read(&dir.join("demand-summary.csv"))]
+        })
+        .collect();
+    assert_eq!(outputs[0], outputs[1]);
+    let table = String::from_utf8(outputs[0][0].clone()).unwrap();
+    golden("demand-sweep.txt", &table);
+    let runs = String::from_utf8(outputs[0][1].clone()).unwrap();
+    assert!(runs.starts_with("policy,seed,arrived_demand,arrivals,gpu_allocation,gpu_fragmentation,gpu_fragmentation_ratio,pods_failed\n"));
+    assert_eq!(runs.lines().count(), 1 + 2 * 2 * 131, "a row per (policy, seed, percent 0–130)");
+    let summary = String::from_utf8(outputs[0][2].clone()).unwrap();
+    assert_eq!(summary.lines().count(), 1 + 2 * 131);
+}
+
+#[test]
+fn demand_sweep_needs_gpus() {
+    let (cluster, workload) = (sample("spread/cluster.yaml"), sample("spread/workload.yaml"));
+    let a = simsched(&["run", "--cluster", &cluster, "--workload", &workload, "--demand-sweep", "130", "-q"]).failure();
+    assert!(stderr(&a).contains("--demand-sweep needs GPUs: no node of the cluster has any"), "{}", stderr(&a));
 }
