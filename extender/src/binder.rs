@@ -7,6 +7,7 @@
 use k8s_openapi::api::core::v1::{Binding, ObjectReference, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, PostParams};
+use scheduler_core::gpu::{GPU_INDEX_ANNOTATION, GpuSet};
 
 use crate::wire::ExtenderBindingArgs;
 
@@ -22,14 +23,21 @@ impl Binder {
         Binder { client }
     }
 
-    /// Binds the pod of `args` to its node; the error is the message for the bind answer's `Error`.
-    pub async fn bind(&self, args: &ExtenderBindingArgs) -> Result<(), String> {
+    /// Binds the pod of `args` to its node; the error is the message for the bind answer's `Error`. A pod
+    /// given GPUs gets their indices in the annotation `alibabacloud.com/gpu-index` (`0-1`), which the API
+    /// server copies from the Binding onto the pod, for a GPU-sharing device plugin to honour.
+    pub async fn bind(&self, args: &ExtenderBindingArgs, gpus: GpuSet) -> Result<(), String> {
         let pods: Api<Pod> = Api::namespaced(self.client.clone(), &args.pod_namespace);
+        let annotations = (!gpus.is_empty()).then(|| {
+            let indices: Vec<String> = gpus.iter().map(|i| i.to_string()).collect();
+            [(GPU_INDEX_ANNOTATION.to_string(), indices.join("-"))].into_iter().collect()
+        });
         let binding = Binding {
             metadata: ObjectMeta {
                 name: Some(args.pod_name.clone()),
                 namespace: Some(args.pod_namespace.clone()),
                 uid: (!args.pod_uid.is_empty()).then(|| args.pod_uid.clone()),
+                annotations,
                 ..ObjectMeta::default()
             },
             target: ObjectReference { kind: Some("Node".into()), name: Some(args.node.clone()), ..ObjectReference::default() },

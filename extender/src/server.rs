@@ -22,6 +22,7 @@ use crate::binder::Binder;
 use crate::metrics::{Metrics, Verb};
 use crate::state::{PodSource, State, StateCounts};
 use crate::wire::{self, ExtenderBindingArgs, ExtenderBindingResult, ExtenderFilterResult, to_go_json};
+use scheduler_core::gpu::GpuSet;
 
 /// How the server runs.
 #[derive(Clone, Debug)]
@@ -310,9 +311,13 @@ async fn bind(app: &Arc<App>, body: &[u8]) -> Result<Vec<u8>, Failure> {
     let Some(binder) = &app.binder else {
         return Err(Failure::bad_request("bind needs API-server access (--kubeconfig or --in-cluster)"));
     };
-    binder.bind(&args).await.map_err(Failure::bad_request)?;
     // The state may be held by a decision for a while: wait for it off the async workers.
-    let recorded = tokio::task::block_in_place(|| lock(&app.state).record_binding(&args.pod_uid, &args.node));
+    let gpus = tokio::task::block_in_place(|| lock(&app.state).reserve_gpus(&args.pod_uid, &args.node)).unwrap_or_else(|e| {
+        tracing::warn!(pod = %format!("{}/{}", args.pod_namespace, args.pod_name), error = %e, "no GPUs chosen at bind");
+        GpuSet::EMPTY
+    });
+    binder.bind(&args, gpus).await.map_err(Failure::bad_request)?;
+    let recorded = tokio::task::block_in_place(|| lock(&app.state).record_binding(&args.pod_uid, &args.node, gpus));
     if let Err(e) = recorded {
         tracing::warn!(pod = %format!("{}/{}", args.pod_namespace, args.pod_name), error = %e, "bound a pod this server cannot count yet");
     }

@@ -13,6 +13,7 @@ use foldhash::HashMap;
 use k8s_openapi::api::core::v1 as k8s;
 use serde_json::value::RawValue;
 
+use scheduler_core::gpu::GpuSet;
 use scheduler_core::{Cluster, ControllerDef, NodeDef, NodeId, Pod, PodDef, PodDisruptionBudgetDef, PodId, Scheduler, ServiceDef};
 use traces::NamespaceDef;
 
@@ -61,6 +62,21 @@ struct PodEntry {
     def: PodDef,
     /// `None` while its node is not known.
     id: Option<PodId>,
+    /// The GPUs this server chose for it at bind (Reserve); empty: simsched's default choice.
+    gpus: GpuSet,
+}
+
+impl PodEntry {
+    /// Adds the pod to `cluster` on its node, with its GPUs.
+    fn add_to(&self, cluster: &mut Cluster) -> Option<PodId> {
+        if self.gpus.is_empty() {
+            return cluster.add_running_pod(&self.def).ok();
+        }
+        let node = cluster.node_id(&self.def.node_name)?;
+        let mut pod = cluster.compile_pod(&self.def).ok()?;
+        pod.gpus = self.gpus;
+        Some(cluster.add_pod(pod, node))
+    }
 }
 
 /// Counts for `/healthz` and `/metrics`.
@@ -203,7 +219,7 @@ impl State {
     fn bind_orphans_of(&mut self, name: &str) {
         let State { pods, cluster, .. } = self;
         for entry in pods.values_mut().filter(|p| p.id.is_none() && p.def.node_name == name) {
-            entry.id = cluster.add_running_pod(&entry.def).ok();
+            entry.id = entry.add_to(cluster);
         }
     }
 
@@ -224,12 +240,17 @@ impl State {
                 .compile_pod(&def)
                 .map_err(|e| request_error(format!("pod {}/{}: {}: {}", def.namespace, def.name, e.field, e.message)))?;
         }
+        // The GPUs chosen at bind stay the pod's while it stays on that node.
+        let gpus = self.pods.get(&key).filter(|old| old.def.node_name == def.node_name).map_or(GpuSet::EMPTY, |old| old.gpus);
         self.delete_pod(&key);
         if !running {
             return Ok(());
         }
-        let id = if self.nodes.contains_key(&def.node_name) { self.cluster.add_running_pod(&def).ok() } else { None };
-        self.pods.insert(key, PodEntry { def, id });
+        let mut entry = PodEntry { def, id: None, gpus };
+        if self.nodes.contains_key(&entry.def.node_name) {
+            entry.id = entry.add_to(&mut self.cluster);
+        }
+        self.pods.insert(key, entry);
         Ok(())
     }
 
@@ -361,7 +382,7 @@ impl State {
             }
         });
         for entry in self.pods.values_mut() {
-            entry.id = if self.nodes.contains_key(&entry.def.node_name) { cluster.add_running_pod(&entry.def).ok() } else { None };
+            entry.id = if self.nodes.contains_key(&entry.def.node_name) { entry.add_to(&mut cluster) } else { None };
         }
         self.cluster = cluster;
     }
@@ -574,9 +595,18 @@ impl State {
 
     /// Records that this server bound pod `uid` to `node`: the pod, remembered from a filter or
     /// prioritize call, counts there from now on (until the watch, if any, reports it).
-    pub fn record_binding(&mut self, uid: &str, node: &str) -> Result<(), RequestError> {
-        if self.source == PodSource::Watch && self.pods.contains_key(uid) {
-            // The watch reported the pod already: its record is the better one.
+    pub fn record_binding(&mut self, uid: &str, node: &str, gpus: GpuSet) -> Result<(), RequestError> {
+        if self.source == PodSource::Watch
+            && let Some(entry) = self.pods.get_mut(uid)
+        {
+            // The watch reported the pod already: its record is the better one, with the GPUs chosen here.
+            if entry.def.node_name == node && entry.gpus != gpus {
+                entry.gpus = gpus;
+                if let Some(id) = entry.id.take() {
+                    self.cluster.remove_pod(id);
+                    entry.id = entry.add_to(&mut self.cluster);
+                }
+            }
             return Ok(());
         }
         let Some(def) = self.recent.get(uid) else {
@@ -584,7 +614,26 @@ impl State {
         };
         let mut def = def.clone();
         def.node_name = node.to_string();
-        self.apply_pod(def, "Pending")
+        let key = pod_key(&def);
+        self.delete_pod(&key);
+        let mut entry = PodEntry { def, id: None, gpus };
+        if self.nodes.contains_key(node) {
+            entry.id = entry.add_to(&mut self.cluster);
+        }
+        self.pods.insert(key, entry);
+        Ok(())
+    }
+
+    /// The GPUs the scheduler's Reserve chooses for pod `uid` (seen in a filter or prioritize call) on
+    /// node `node`: what bind gives it. Empty for a pod without GPUs, or one this server does not know.
+    pub fn reserve_gpus(&mut self, uid: &str, node: &str) -> Result<GpuSet, RequestError> {
+        let (Some(def), Some(node_id)) = (self.recent.get(uid), self.cluster.node_id(node)) else { return Ok(GpuSet::EMPTY) };
+        let pod = self.cluster.compile_pod(&def.clone()).map_err(|e| request_error(format!("{}: {}", e.field, e.message)))?;
+        if pod.gpu.is_none() {
+            return Ok(GpuSet::EMPTY);
+        }
+        let profile = self.scheduler.profile_index_or(&self.cluster, &pod, 0);
+        self.scheduler.reserve(profile, &self.cluster, &pod, node_id).map_err(|e| request_error(e.to_string()))
     }
 }
 
@@ -750,6 +799,49 @@ mod tests {
         assert_eq!(st.counts(), StateCounts { nodes: 1, pods: 1, orphan_pods: 0 });
         assert_eq!((st.cluster.n_nodes(), st.cluster.n_pods()), (1, 1));
         assert_eq!(st.nodes["n1"].id, st.cluster.node_id("n1").unwrap());
+    }
+
+    #[test]
+    fn gpu_sharing_pods_go_where_fgd_puts_them_and_keep_the_gpus_chosen_at_bind() {
+        use scheduler_core::fragmentation::{TypicalPod, TypicalPods};
+        use scheduler_core::gpu::GpuRequest;
+        let node = |name: &str| {
+            format!(
+                "- {{kind: Node, metadata: {{name: {name}, labels: {{alibabacloud.com/gpu-card-model: T4}}}}, status: {{allocatable: \
+                 {{cpu: '32', memory: 64Gi, pods: '110', nvidia.com/gpu: '2', alibabacloud.com/gpu-milli: '2000'}}}}}}\n"
+            )
+        };
+        let yaml = format!(
+            "apiVersion: v1\nkind: List\nitems:\n{}{}\
+             - {{kind: Pod, metadata: {{name: r, namespace: x, uid: r}}, spec: {{nodeName: a, containers: [{{name: c, image: i, \
+             resources: {{requests: {{cpu: '1', alibabacloud.com/gpu-milli: '500'}}}}}}]}}}}\n",
+            node("a"),
+            node("b")
+        );
+        let input = traces::parse_cluster(&yaml, std::path::Path::new("c.yaml")).unwrap();
+        // Half the pods want 500 milli-GPU, half a whole GPU.
+        let kind =
+            |milli| TypicalPod { milli_cpu: 1000, gpu: GpuRequest { count: 1, milli }, node_affinity: None, count: 1, frequency: 0.5 };
+        let registry = plugins::registry_for_workload(std::sync::Arc::new(TypicalPods::new(vec![kind(500), kind(1000)])));
+        let mut cluster = Cluster::new();
+        let scheduler = Scheduler::from_config(&plugins::policy_config("fgd").unwrap(), &registry, &mut cluster, 0).unwrap();
+        let mut st = State::new(cluster, scheduler, PodSource::Static);
+        st.load(&input).unwrap();
+        let body = br#"{"Pod": {"metadata": {"name": "p", "namespace": "x", "uid": "u1"}, "spec": {"containers": [{"name": "c",
+            "resources": {"requests": {"cpu": "1", "alibabacloud.com/gpu-milli": "500"}}}]}}, "NodeNames": ["a", "b"]}"#;
+        let args: ExtenderArgs<'_> = crate::wire::decode(body).unwrap();
+        assert_eq!(st.filter(&args).unwrap().node_names.unwrap().len(), 2);
+        // a: the share fills r's half-used GPU (FGD 56 ⇒ 6 of 10); b: it would half-fill an idle GPU (43 ⇒ 4).
+        let scores: Vec<i64> = st.prioritize(&args).unwrap().iter().map(|h| h.score).collect();
+        assert_eq!(scores, [6, 4]);
+        // Bind: Reserve gives it r's GPU, which the cluster then counts as full.
+        let r_gpu = st.cluster.pods().find(|(_, b)| &*b.pod.name == "r").unwrap().1.pod.gpus;
+        let gpus = st.reserve_gpus("u1", "a").unwrap();
+        assert_eq!(gpus, r_gpu);
+        st.record_binding("u1", "a", gpus).unwrap();
+        let a = st.cluster.node(st.cluster.node_id("a").unwrap());
+        assert_eq!(a.gpus.free().iter().filter(|&&f| f == 0).count(), 1);
+        assert_eq!(st.reserve_gpus("unknown", "a").unwrap(), GpuSet::EMPTY);
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub const GPU_RESOURCE: &str = "nvidia.com/gpu";
 pub const GPU_MILLI_RESOURCE: &str = "alibabacloud.com/gpu-milli";
 /// The node label holding the GPU model.
 pub const GPU_MODEL_LABEL: &str = "alibabacloud.com/gpu-card-model";
+/// The pod annotation naming the GPUs a pod was given, indices joined by `-` (Alibaba's GPU sharing and the
+/// FGD authors' simulator).
+pub const GPU_INDEX_ANNOTATION: &str = "alibabacloud.com/gpu-index";
 
 /// What a pod asks of GPUs: `count` GPUs with `milli` milli-GPU free on each. `count` is 0 for a pod
 /// without GPUs; `milli` is 1000 for whole GPUs, less for a share of one GPU (then `count` is 1).

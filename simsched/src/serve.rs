@@ -20,7 +20,9 @@ and counts only the pods of --cluster; bind is then not served. Preempt is serve
 pub const EXAMPLES: &str = "Examples:
   simsched serve --listen 127.0.0.1:8888 --prefix /scheduler --kubeconfig ~/.kube/config
   simsched serve --config sched.yaml --in-cluster
-  simsched serve --cluster cluster.yaml --verbs filter,prioritize";
+  simsched serve --cluster cluster.yaml --verbs filter,prioritize
+  # GPU sharing: FGD against the typical pods of a workload, GPUs chosen at bind
+  simsched serve --policy fgd --workload pods.csv --in-cluster";
 
 #[derive(Parser)]
 pub struct Args {
@@ -28,6 +30,15 @@ pub struct Args {
     /// schedulerName); default: kube-scheduler's default profile
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+
+    /// A built-in policy instead of --config (`simsched policies`; `fgd` for GPU sharing)
+    #[arg(long, value_name = "NAME", conflicts_with = "config")]
+    policy: Option<String>,
+
+    /// A workload (any format `simsched run` reads) whose pods are the typical pods FGD measures
+    /// fragmentation against, when its pluginConfig lists none
+    #[arg(long, value_name = "FILE")]
+    workload: Option<PathBuf>,
 
     /// Address to listen on
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8888")]
@@ -80,9 +91,10 @@ pub fn run(args: &Args) -> Result<()> {
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
 
-    let config = match &args.config {
-        None => SchedulerConfig::default(),
-        Some(path) => {
+    let config = match (&args.config, &args.policy) {
+        (None, None) => SchedulerConfig::default(),
+        (None, Some(spec)) => plugins::policy_config(spec).with_context(|| format!("failed to use --policy {spec}"))?,
+        (Some(path), _) => {
             let text = std::fs::read_to_string(path).with_context(|| format!("failed to read scheduler config {}", path.display()))?;
             SchedulerConfig::from_yaml(&text).with_context(|| format!("failed to load scheduler config {}", path.display()))?
         }
@@ -139,10 +151,21 @@ pub fn run(args: &Args) -> Result<()> {
     }
 
     let mut cluster = Cluster::new();
-    let scheduler = Scheduler::from_config(&config, &plugins::registry(), &mut cluster, args.seed).with_context(|| match &args.config {
-        Some(path) => format!("failed to build the scheduler from {}", path.display()),
-        None => "failed to build the default scheduler".to_string(),
-    })?;
+    let registry = match &args.workload {
+        None => plugins::registry(),
+        Some(path) => {
+            let workload = traces::open_workload(path, None, &traces::ReadOptions::default()).context("failed to load the workload")?;
+            let pool = simulator::DemandPool::read(workload).context("failed to load the workload")?;
+            let typical = pool.typical_pods(&mut cluster).context("failed to load the workload")?;
+            plugins::registry_for_workload(std::sync::Arc::new(typical))
+        }
+    };
+    let scheduler =
+        Scheduler::from_config(&config, &registry, &mut cluster, args.seed).with_context(|| match (&args.config, &args.policy) {
+            (Some(path), _) => format!("failed to build the scheduler from {}", path.display()),
+            (None, Some(spec)) => format!("failed to build the scheduler of --policy {spec}"),
+            (None, None) => "failed to build the default scheduler".to_string(),
+        })?;
     let watch = has_api && !args.no_watch;
     let source = match (watch, has_api) {
         (true, _) => PodSource::Watch,

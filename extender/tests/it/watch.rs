@@ -244,7 +244,7 @@ async fn an_https_api_server_that_is_down_is_an_error_not_a_crash() {
         pod_uid: "u".into(),
         node: "n".into(),
     };
-    let error = binder.bind(&args).await.unwrap_err();
+    let error = binder.bind(&args, scheduler_core::gpu::GpuSet::EMPTY).await.unwrap_err();
     assert!(error.starts_with("failed to bind pod default/p to node \"n\":"), "{error}");
 }
 
@@ -285,5 +285,35 @@ async fn without_a_watch_the_pods_counted_are_those_it_bound() {
         r#"{"Nodes":null,"NodeNames":["n2"],"FailedNodes":{"n1":"Insufficient cpu"},"FailedAndUnresolvableNodes":{},"Error":""}"#
     );
     let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gpu_sharing_pod_is_bound_with_its_gpu_index() {
+    let gpu_node = json!({"metadata": {"name": "g1", "resourceVersion": "1"}, "status": {"allocatable":
+        {"cpu": "8", "memory": "32Gi", "pods": "110", "nvidia.com/gpu": "2", "alibabacloud.com/gpu-milli": "2000"}}});
+    let fake = fake(None, vec![gpu_node], Vec::new());
+    let (addr, stop, server) = extender_on(fake.clone(), PodSource::SelfBound).await;
+    let share = |name: &str, uid: &str| {
+        format!(
+            r#"{{"metadata":{{"name":"{name}","namespace":"default","uid":"{uid}"}},"spec":{{"containers":[{{"name":"c","image":"i","resources":{{"requests":{{"cpu":"1","alibabacloud.com/gpu-milli":"700"}}}}}}]}}}}"#
+        )
+    };
+    // Two pods of 700 milli-GPU cannot share a GPU: the second one gets the other GPU.
+    for (name, uid, gpu) in [("s1", "u-s1", "0"), ("s2", "u-s2", "1")] {
+        let filter = format!(r#"{{"Pod":{},"Nodes":{{"items":[{}]}}}}"#, share(name, uid), fake.nodes[0]);
+        let (_, got) = request(addr, "POST", "/filter", filter.as_bytes()).await;
+        assert!(got.contains(r#""FailedNodes":{}"#), "{got}");
+        let bind = format!(r#"{{"PodName":"{name}","PodNamespace":"default","PodUID":"{uid}","Node":"g1"}}"#);
+        let (_, got) = request(addr, "POST", "/bind", bind.as_bytes()).await;
+        assert_eq!(got, r#"{"Error":""}"#);
+        let last = fake.bindings.lock().unwrap().last().cloned().unwrap();
+        assert_eq!(last["binding"]["metadata"]["annotations"]["alibabacloud.com/gpu-index"], gpu, "{last}");
+    }
+    // A third does not fit: 600 milli-GPU are left (kube-scheduler's default profile checks the total).
+    let filter = format!(r#"{{"Pod":{},"NodeNames":["g1"]}}"#, share("s3", "u-s3"));
+    let (_, got) = request(addr, "POST", "/filter", filter.as_bytes()).await;
+    assert!(got.contains(r#""FailedNodes":{"g1":"Insufficient alibabacloud.com/gpu-milli"}"#), "{got}");
+    stop.send(()).unwrap();
     server.await.unwrap().unwrap();
 }
