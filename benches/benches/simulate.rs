@@ -21,15 +21,18 @@ fn openb_workload() -> WorkloadStream {
 fn bench_openb(c: &mut Criterion) {
     let nodes = openb("openb_node_list_all_node.csv");
     let input = traces::read_cluster(&nodes).expect("bundled cluster");
-    let cluster = traces::build_cluster(&input, &nodes).expect("bundled cluster");
+    let mut cluster = traces::build_cluster(&input, &nodes).expect("bundled cluster");
     let n_pods = openb_workload().count() as u64;
+    // FGD measures fragmentation against the trace's typical pods.
+    let pool = simulator::DemandPool::read(openb_workload()).expect("bundled trace");
+    let registry = plugins::registry_for_workload(std::sync::Arc::new(pool.typical_pods(&mut cluster).expect("bundled trace")));
     let mut group = c.benchmark_group("Simulate/openb");
     group.throughput(Throughput::Elements(n_pods));
     for policy in plugins::POLICIES {
         let config = plugins::policy_config(policy.name).expect("built-in policy");
         let opts = SimOptions { policy: policy.name.to_string(), ..SimOptions::default() };
         group.bench_function(policy.name, |b| {
-            b.iter(|| simulate(cluster.clone(), &config, &plugins::registry(), openb_workload(), &opts, None, &mut |_| {}).expect("runs"))
+            b.iter(|| simulate(cluster.clone(), &config, &registry, openb_workload(), &opts, None, &mut |_| {}).expect("runs"))
         });
     }
     group.bench_function("baseline_read_trace", |b| b.iter(|| openb_workload().count()));
