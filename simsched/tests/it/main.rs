@@ -110,6 +110,34 @@ fn explain_with_a_config() {
     assert_eq!(v["selected"], "node-a1");
 }
 
+#[test]
+fn explain_shows_the_gpus_a_sharing_pod_gets() {
+    let dir = tempdir("gpu");
+    let cluster = dir.join("cluster.yaml");
+    std::fs::write(
+        &cluster,
+        "apiVersion: v1\nkind: List\nitems:\n\
+         - {kind: Node, metadata: {name: g1}, status: {allocatable: {cpu: '32', memory: 64Gi, pods: '110', nvidia.com/gpu: '2', alibabacloud.com/gpu-milli: '2000'}}}\n\
+         - {kind: Pod, metadata: {name: a, namespace: default}, spec: {nodeName: g1, containers: [{name: c, image: i, resources: {requests: {alibabacloud.com/gpu-milli: '700'}}}]}}\n",
+    )
+    .unwrap();
+    let pod = dir.join("pod.yaml");
+    std::fs::write(
+        &pod,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: default}\nspec: {containers: [{name: c, image: i, resources: {requests: {cpu: '1', alibabacloud.com/gpu-milli: '200'}}}]}\n",
+    )
+    .unwrap();
+    let config = dir.join("gpu-packing.yaml");
+    std::fs::write(&config, stdout(&simsched(&["policies", "gpu-packing"]).success())).unwrap();
+    let refs = ["explain", "--cluster", cluster.to_str().unwrap(), "--pod", pod.to_str().unwrap(), "--config", config.to_str().unwrap()];
+    let out = stdout(&simsched(&refs).success());
+    // Pod a holds 700 milli-GPU of GPU 0 (the default choice); the 200 milli-GPU share goes to that GPU.
+    assert!(out.contains("Selected:  g1\nGPUs:      0\n"), "{out}");
+    let json = [&refs[..], &["-o", "json"]].concat();
+    let v: serde_json::Value = serde_json::from_str(&stdout(&simsched(&json).success())).unwrap();
+    assert_eq!(v["gpus"], serde_json::json!([0]));
+}
+
 fn tempdir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("simsched-it-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
