@@ -25,6 +25,23 @@ pub struct Policy {
     gpu_share: bool,
 }
 
+impl Policy {
+    /// A policy of one Score plugin without PreScore or arguments that looks at every node and checks GPU
+    /// devices; `reserve`: the plugin also chooses GPUs.
+    const fn every_node(name: &'static str, description: &'static str, score: &'static str, reserve: bool) -> Policy {
+        Policy {
+            name,
+            description,
+            score: Some(score),
+            pre_score: false,
+            plugin_config: "",
+            percentage_of_nodes_to_score: Some(100),
+            reserve,
+            gpu_share: true,
+        }
+    }
+}
+
 /// The placement policies.
 pub const POLICIES: [Policy; 13] = [
     Policy {
@@ -107,56 +124,31 @@ pub const POLICIES: [Policy; 13] = [
         reserve: false,
         gpu_share: true,
     },
-    Policy {
-        name: "dot-product",
-        description: "the smallest dot product of free (CPU, GPU) and request (DotProduct; Weng et al., ATC 2023; every node considered)",
-        score: Some("DotProduct"),
-        pre_score: false,
-        plugin_config: "",
-        percentage_of_nodes_to_score: Some(100),
-        reserve: false,
-        gpu_share: true,
-    },
-    Policy {
-        name: "gpu-clustering",
-        description: "nodes running pods of the same GPU request first (GpuClustering; Weng et al., ATC 2023; every node considered)",
-        score: Some("GpuClustering"),
-        pre_score: false,
-        plugin_config: "",
-        percentage_of_nodes_to_score: Some(100),
-        reserve: false,
-        gpu_share: true,
-    },
-    Policy {
-        name: "gpu-packing",
-        description: "shared GPUs first, then used nodes, then idle nodes (GpuPacking; Weng et al., ATC 2023; every node considered)",
-        score: Some("GpuPacking"),
-        pre_score: false,
-        plugin_config: "",
-        percentage_of_nodes_to_score: Some(100),
-        reserve: false,
-        gpu_share: true,
-    },
-    Policy {
-        name: "gpu-best-fit",
-        description: "the least free (CPU, GPU) after placement (GpuBestFit, the paper's BestFit; Weng et al., ATC 2023; every node considered)",
-        score: Some("GpuBestFit"),
-        pre_score: false,
-        plugin_config: "",
-        percentage_of_nodes_to_score: Some(100),
-        reserve: false,
-        gpu_share: true,
-    },
-    Policy {
-        name: "fgd",
-        description: "the least growth of GPU fragmentation (FGD; Weng et al., ATC 2023; every node considered)",
-        score: Some("FGD"),
-        pre_score: false,
-        plugin_config: "",
-        percentage_of_nodes_to_score: Some(100),
-        reserve: true,
-        gpu_share: true,
-    },
+    Policy::every_node(
+        "dot-product",
+        "the smallest dot product of free (CPU, GPU) and request (DotProduct; Weng et al., ATC 2023; every node considered)",
+        "DotProduct",
+        false,
+    ),
+    Policy::every_node(
+        "gpu-clustering",
+        "nodes running pods of the same GPU request first (GpuClustering; Weng et al., ATC 2023; every node considered)",
+        "GpuClustering",
+        false,
+    ),
+    Policy::every_node(
+        "gpu-packing",
+        "shared GPUs first, then used nodes, then idle nodes (GpuPacking; Weng et al., ATC 2023; every node considered)",
+        "GpuPacking",
+        false,
+    ),
+    Policy::every_node(
+        "gpu-best-fit",
+        "the least free (CPU, GPU) after placement (GpuBestFit, the paper's BestFit; Weng et al., ATC 2023; every node considered)",
+        "GpuBestFit",
+        false,
+    ),
+    Policy::every_node("fgd", "the least growth of GPU fragmentation (FGD; Weng et al., ATC 2023; every node considered)", "FGD", true),
 ];
 
 /// The policies of Weng et al.'s evaluation (USENIX ATC 2023, Fig. 9), in the paper's order.

@@ -139,17 +139,8 @@ pub fn run(args: &Args) -> Result<()> {
     let mut scenario = Scenario::load(&cluster_path, &workload_path, &args.workload_args)?;
     let default_policies: &[&str] = if args.demand_sweep.is_some() { &plugins::FGD_PAPER_POLICIES } else { &ALL_POLICIES };
     let choices = policy_choices(&args.policies, &args.configs, default_policies)?;
-    // Fragmentation is measured against the workload's typical pods: by FGD, by the demand sweep, and in the
-    // time series of a cluster with GPUs.
-    let demand_input = if args.demand_sweep.is_some() || choices.iter().any(|c| c.uses("FGD")) || scenario.has_gpus() {
-        Some(DemandInput::load(&mut scenario)?)
-    } else {
-        None
-    };
-    let registry = match &demand_input {
-        Some(input) => plugins::registry_for_workload(input.typical.clone()),
-        None => plugins::registry(),
-    };
+    let (demand_input, registry) =
+        DemandInput::load_if(&mut scenario, args.demand_sweep.is_some() || choices.iter().any(|c| c.uses("FGD")))?;
     if let Some(metric) = &args.rank_by {
         check_metric(metric)?;
     }

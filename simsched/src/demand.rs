@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use comfy_table::CellAlignment;
-use scheduler_core::TieBreak;
 use scheduler_core::fragmentation::TypicalPods;
+use scheduler_core::{Registry, TieBreak};
 use simulator::compare::MetricSpread;
 use simulator::{DemandOptions, DemandPool, DemandResult, sweep};
 
@@ -42,6 +42,17 @@ pub struct DemandInput {
 }
 
 impl DemandInput {
+    /// Reads the workload when fragmentation is measured against its typical pods: by FGD or a demand sweep
+    /// (`needed`), and in the time series of a cluster with GPUs; with the registry whose FGD uses them.
+    pub fn load_if(scenario: &mut Scenario, needed: bool) -> Result<(Option<DemandInput>, Registry)> {
+        if !needed && !scenario.has_gpus() {
+            return Ok((None, plugins::registry()));
+        }
+        let input = DemandInput::load(scenario)?;
+        let registry = plugins::registry_for_workload(input.typical.clone());
+        Ok((Some(input), registry))
+    }
+
     /// Reads the workload of `scenario` (its cluster's interner learns the pods' symbols, so that every
     /// clone of the cluster can run them).
     pub fn load(scenario: &mut Scenario) -> Result<DemandInput> {

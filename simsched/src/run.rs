@@ -94,17 +94,7 @@ pub fn run(args: &Args) -> Result<()> {
         (Some(spec), None) => PolicyChoice::builtin(spec)?,
         (None, None) => PolicyChoice::builtin("default")?,
     };
-    // Fragmentation is measured against the workload's typical pods: by FGD, by the demand sweep, and in the
-    // time series of a cluster with GPUs.
-    let demand_input = if args.demand_sweep.is_some() || choice.uses("FGD") || scenario.has_gpus() {
-        Some(DemandInput::load(&mut scenario)?)
-    } else {
-        None
-    };
-    let registry = match &demand_input {
-        Some(input) => plugins::registry_for_workload(input.typical.clone()),
-        None => plugins::registry(),
-    };
+    let (demand_input, registry) = DemandInput::load_if(&mut scenario, args.demand_sweep.is_some() || choice.uses("FGD"))?;
     let policy_notes = vec![(choice.label.clone(), choice.check(&scenario.cluster, &registry)?)];
     if !args.settings.quiet {
         print_notes(&scenario.notes, &policy_notes);
