@@ -1,5 +1,6 @@
 //! End-to-end scheduling cycles with the in-tree plugins and upstream's default configuration.
 
+mod gpu;
 mod preemption;
 
 use proptest::prelude::*;
