@@ -36,7 +36,11 @@ Examples:
                    --cluster cluster.yaml --workload workload.csv --out results/
 
   # Queue orders for the same placement, ranked by the 99th percentile of queueing delay
-  simsched compare --policy spread/fifo --policy spread/sjf --policy spread/mjct --rank-by queueing_delay.p99";
+  simsched compare --policy spread/fifo --policy spread/sjf --policy spread/mjct --rank-by queueing_delay.p99
+
+  # The FGD paper's evaluation: its six policies, 10 seeds, GPU demand up to 130 % of capacity
+  simsched compare --cluster traces/samples/openb/openb_node_list_gpu_node.csv \\
+                   --workload traces/samples/openb/openb_pod_list_default.csv --demand-sweep 130 --seeds 10 --seed 42";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Output {
