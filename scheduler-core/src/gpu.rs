@@ -83,7 +83,7 @@ impl GpuRequest {
         match milli {
             0 => Ok(GpuRequest::NONE),
             1..1000 => Ok(GpuRequest { count: 1, milli: milli as u32 }),
-            m if m % 1000 == 0 && m / 1000 <= i64::from(MAX_GPUS_PER_NODE) => {
+            m if m > 0 && m % 1000 == 0 && m / 1000 <= i64::from(MAX_GPUS_PER_NODE) => {
                 Ok(GpuRequest { count: (m / 1000) as u32, milli: MILLI_PER_GPU })
             }
             m => Err(ModelError::new(
@@ -284,7 +284,7 @@ impl GpuDevices {
     pub fn take(&mut self, set: GpuSet, milli: u32) {
         for idx in set.iter() {
             if let Some(f) = self.free.get_mut(idx) {
-                *f -= milli as i32;
+                *f = f.saturating_sub(milli as i32);
             }
         }
     }
@@ -293,7 +293,7 @@ impl GpuDevices {
     pub fn give_back(&mut self, set: GpuSet, milli: u32) {
         for idx in set.iter() {
             if let Some(f) = self.free.get_mut(idx) {
-                *f += milli as i32;
+                *f = f.saturating_add(milli as i32);
             }
         }
     }
