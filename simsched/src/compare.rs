@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use simulator::{Comparison, MetricSpread, SimOptions, Summary, Timing, compare, lower_is_better, metrics_of, simulate};
 
-use crate::demand::{DemandInput, TieBreakArg};
+use crate::demand::{DemandInput, SweepSettings, TieBreakArg};
 use crate::progress::DelayedProgress;
 use crate::run::write_json;
 use crate::setup::{PolicyChoice, Scenario, SimSettings, WorkloadArgs, bundled_cluster, bundled_workload, print_notes};
@@ -158,18 +158,15 @@ pub fn run(args: &Args) -> Result<()> {
     let seeds: Vec<u64> = (0..args.seeds).map(|i| args.seed.wrapping_add(i)).collect();
     let threads = args.jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), usize::from);
     if let (Some(target), Some(input)) = (args.demand_sweep, &demand_input) {
-        let tie_break = args.tie_break.unwrap_or(TieBreakArg::NodeRank).into();
-        return crate::demand::compare(
-            &scenario,
-            input,
-            &choices,
-            &seeds,
-            target,
-            tie_break,
-            threads,
-            args.out.as_deref(),
-            args.settings.quiet,
-        );
+        let settings = SweepSettings {
+            target_percent: target,
+            tie_break: args.tie_break.unwrap_or(TieBreakArg::NodeRank).into(),
+            threads: threads,
+            out: args.out.as_deref(),
+            quiet: args.settings.quiet,
+            json: args.output == Output::Json,
+        };
+        return crate::demand::compare(&scenario, input, &choices, &seeds, &settings);
     }
 
     let labels: Vec<String> = choices.iter().map(|c| c.label.clone()).collect();

@@ -67,26 +67,39 @@ impl DemandInput {
 }
 
 /// One policy's sweeps over the seeds.
+#[derive(serde::Serialize)]
 struct PolicySweeps {
-    label: String,
+    policy: String,
     runs: Vec<DemandResult>,
 }
 
-/// Runs every (policy, seed) sweep in parallel on `threads` threads; prints the ranking at the target and
-/// writes demand.csv and demand-summary.csv into `out`.
-#[expect(clippy::too_many_arguments, reason = "the compare command's settings, passed through once")]
+/// How the sweeps of `run` and `compare` run and report.
+pub struct SweepSettings<'a> {
+    /// Arrived GPU demand to reach, percent of GPU capacity.
+    pub target_percent: u32,
+    /// How ties between the best nodes are broken.
+    pub tie_break: TieBreak,
+    /// Sweeps run at once.
+    pub threads: usize,
+    /// Where demand.csv and demand-summary.csv go.
+    pub out: Option<&'a Path>,
+    /// No progress line.
+    pub quiet: bool,
+    /// Print every sweep as JSON (policies best first) instead of the ranking table.
+    pub json: bool,
+}
+
+/// Runs every (policy, seed) sweep in parallel; prints the ranking at the target (or the sweeps as JSON)
+/// and writes demand.csv and demand-summary.csv into `out`.
 pub fn compare(
     scenario: &Scenario,
     input: &DemandInput,
     choices: &[PolicyChoice],
     seeds: &[u64],
-    target_percent: u32,
-    tie_break: TieBreak,
-    threads: usize,
-    out: Option<&Path>,
-    quiet: bool,
+    settings: &SweepSettings<'_>,
 ) -> Result<()> {
     use rayon::prelude::*;
+    let SweepSettings { target_percent, tie_break, threads, out, quiet, json } = *settings;
     let registry = plugins::registry_for_workload(input.typical.clone());
     let jobs: Vec<(usize, u64)> = (0..choices.len()).flat_map(|p| seeds.iter().map(move |&s| (p, s))).collect();
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().context("failed to start the worker threads")?;
@@ -105,7 +118,7 @@ pub fn compare(
     });
     let wall_seconds = started.elapsed().as_secs_f64();
     progress.finish();
-    let mut per_policy: Vec<PolicySweeps> = choices.iter().map(|c| PolicySweeps { label: c.label.clone(), runs: Vec::new() }).collect();
+    let mut per_policy: Vec<PolicySweeps> = choices.iter().map(|c| PolicySweeps { policy: c.label.clone(), runs: Vec::new() }).collect();
     for ((p, _), r) in jobs.iter().zip(results) {
         per_policy[*p].runs.push(r.with_context(|| format!("failed to sweep {}", choices[*p].label))?);
     }
@@ -117,8 +130,15 @@ pub fn compare(
         write_runs(&dir.join("demand.csv"), &per_policy)?;
         write_summary(&dir.join("demand-summary.csv"), &per_policy, target_percent)?;
     }
+    rank(&mut per_policy);
     let stdout = std::io::stdout();
-    write_ranking(&mut stdout.lock(), &mut per_policy, target_percent, seeds.len())?;
+    let mut stdout = stdout.lock();
+    if json {
+        serde_json::to_writer_pretty(&mut stdout, &per_policy)?;
+        writeln!(stdout)?;
+    } else {
+        write_ranking(&mut stdout, &per_policy, target_percent, seeds.len())?;
+    }
     if !quiet {
         eprintln!("{} sweeps in {wall_seconds:.2}s on {threads} threads", jobs.len());
     }
@@ -131,11 +151,15 @@ fn at_target(runs: &[DemandResult], metric: impl Fn(&simulator::DemandRow) -> f6
     MetricSpread::of(&values)
 }
 
-fn write_ranking(out: &mut impl Write, per_policy: &mut [PolicySweeps], target: u32, n_seeds: usize) -> Result<()> {
+/// Best first: the highest mean GPU allocation at the target, then by name.
+fn rank(per_policy: &mut [PolicySweeps]) {
     per_policy.sort_by(|a, b| {
         let (ka, kb) = (at_target(&a.runs, |r| r.gpu_allocation).mean, at_target(&b.runs, |r| r.gpu_allocation).mean);
-        kb.total_cmp(&ka).then_with(|| a.label.cmp(&b.label))
+        kb.total_cmp(&ka).then_with(|| a.policy.cmp(&b.policy))
     });
+}
+
+fn write_ranking(out: &mut impl Write, per_policy: &[PolicySweeps], target: u32, n_seeds: usize) -> Result<()> {
     let spread_note = if n_seeds > 1 { format!("mean ± standard deviation over {n_seeds} seeds") } else { "one seed".to_string() };
     writeln!(out, "At {target}% arrived GPU demand, ranked by GPU allocation (higher is better); {spread_note}; * best in column.\n")?;
     let mut t = table();
@@ -149,7 +173,7 @@ fn write_ranking(out: &mut impl Write, per_policy: &mut [PolicySweeps], target: 
     ];
     let means: Vec<Vec<f64>> = per_policy.iter().map(|p| metrics.iter().map(|(m, _)| at_target(&p.runs, m).mean).collect()).collect();
     for (rank, (policy, row_means)) in per_policy.iter().zip(&means).enumerate() {
-        let mut cells = vec![(rank + 1).to_string(), policy.label.clone()];
+        let mut cells = vec![(rank + 1).to_string(), policy.policy.clone()];
         for (col, (metric, higher)) in metrics.iter().enumerate() {
             let column: Vec<f64> = means.iter().map(|m| m[col]).collect();
             let best = if *higher { column.iter().copied().reduce(f64::max) } else { column.iter().copied().reduce(f64::min) };
@@ -187,7 +211,7 @@ fn write_runs(path: &Path, per_policy: &[PolicySweeps]) -> Result<()> {
         for run in &policy.runs {
             for row in &run.rows {
                 w.write_record([
-                    policy.label.clone(),
+                    policy.policy.clone(),
                     run.seed.to_string(),
                     row.arrived_percent.to_string(),
                     row.arrivals.to_string(),
@@ -224,7 +248,7 @@ fn write_summary(path: &Path, per_policy: &[PolicySweeps], target: u32) -> Resul
             let spread = |f: fn(&simulator::DemandRow) -> f64| MetricSpread::of(&rows.iter().map(|r| f(r)).collect::<Vec<f64>>());
             let alloc = spread(|r| r.gpu_allocation);
             w.write_record([
-                policy.label.clone(),
+                policy.policy.clone(),
                 x.to_string(),
                 format!("{:.4}", alloc.mean),
                 format!("{:.4}", alloc.std),

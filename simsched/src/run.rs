@@ -9,7 +9,7 @@ use clap::ValueEnum;
 
 use simulator::{Progress, Recorder, SimOptions, Summary, Timing, simulate};
 
-use crate::demand::{DemandInput, TieBreakArg};
+use crate::demand::{DemandInput, SweepSettings, TieBreakArg};
 use crate::prefetch::prefetched;
 use crate::progress::DelayedProgress;
 use crate::setup::{PolicyChoice, Scenario, SimSettings, WorkloadArgs, print_notes};
@@ -100,18 +100,15 @@ pub fn run(args: &Args) -> Result<()> {
         print_notes(&scenario.notes, &policy_notes);
     }
     if let (Some(target), Some(input)) = (args.demand_sweep, &demand_input) {
-        let tie_break = args.tie_break.unwrap_or(TieBreakArg::NodeRank).into();
-        return crate::demand::compare(
-            &scenario,
-            input,
-            &[choice],
-            &[args.seed],
-            target,
-            tie_break,
-            1,
-            args.out.as_deref(),
-            args.settings.quiet,
-        );
+        let settings = SweepSettings {
+            target_percent: target,
+            tie_break: args.tie_break.unwrap_or(TieBreakArg::NodeRank).into(),
+            threads: 1,
+            out: args.out.as_deref(),
+            quiet: args.settings.quiet,
+            json: args.output == Output::Json,
+        };
+        return crate::demand::compare(&scenario, input, &[choice], &[args.seed], &settings);
     }
 
     let mut recorder = match &args.out {

@@ -411,6 +411,20 @@ fn demand_sweep_golden_and_independent_of_the_number_of_threads() {
 }
 
 #[test]
+fn demand_sweep_json_has_every_row() {
+    let args =
+        ["run", "--cluster", OPENB_GPU_NODES, "--workload", OPENB_PODS, "--demand-sweep", "20", "--policy", "fgd", "-o", "json", "-q"];
+    let v: serde_json::Value = serde_json::from_str(&stdout(&simsched(&args).success())).unwrap();
+    let run = &v[0]["runs"][0];
+    assert_eq!(v[0]["policy"], "fgd");
+    assert_eq!(run["capacity_milli"], 6_212_000);
+    let rows = run["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 21, "percents 0 to 20");
+    assert_eq!(rows[20]["arrived_percent"], 20);
+    assert!(rows[20]["gpu_allocation"].as_f64().unwrap() > 19.0, "{}", rows[20]);
+}
+
+#[test]
 fn demand_sweep_needs_gpus() {
     let (cluster, workload) = (sample("spread/cluster.yaml"), sample("spread/workload.yaml"));
     let a = simsched(&["run", "--cluster", &cluster, "--workload", &workload, "--demand-sweep", "130", "-q"]).failure();
