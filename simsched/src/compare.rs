@@ -161,7 +161,7 @@ pub fn run(args: &Args) -> Result<()> {
         let settings = SweepSettings {
             target_percent: target,
             tie_break: args.tie_break.unwrap_or(TieBreakArg::NodeRank).into(),
-            threads: threads,
+            threads,
             out: args.out.as_deref(),
             quiet: args.settings.quiet,
             json: args.output == Output::Json,
