@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::engine::SimError;
 use crate::metrics::Summary;
 
 /// A metric over seeds.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct MetricSpread {
     /// Mean.
     pub mean: f64,
@@ -38,7 +38,7 @@ impl MetricSpread {
 }
 
 /// One policy's results.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CompareRow {
     /// The policy.
     pub policy: String,
@@ -49,7 +49,7 @@ pub struct CompareRow {
 }
 
 /// A comparison of policies.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Comparison {
     /// The metric ranking the policies.
     pub rank_by: String,

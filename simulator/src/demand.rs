@@ -19,7 +19,7 @@ use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use scheduler_core::fragmentation::{Fragmentation, TypicalPods, capacity_milli};
 use scheduler_core::{Cluster, Pod, PodDef, Registry, ScheduleError, Scheduler, SchedulerConfig, TieBreak};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use traces::{WorkloadItem, WorkloadStream};
 
 use crate::engine::SimError;
@@ -98,7 +98,7 @@ impl DemandPool {
 }
 
 /// The metrics of one percent of arrived demand.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct DemandRow {
     /// Arrived GPU demand, percent of capacity.
     pub arrived_percent: u32,
@@ -115,7 +115,7 @@ pub struct DemandRow {
 }
 
 /// A sweep's outcome.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DemandResult {
     /// The policy.
     pub policy: String,

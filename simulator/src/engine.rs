@@ -21,7 +21,7 @@ use scheduler_core::{
 use traces::{DagJob, Micros, NodeEvent, TraceError, WorkloadItem, WorkloadStream};
 
 use crate::event::{Event, EventQueue, PodRef};
-use crate::metrics::{Histogram, PodCounts, Summary, TimeIntegral, micros_between};
+use crate::metrics::{Histogram, PodCounts, Summary, TimeIntegral, Timeline, micros_between};
 use crate::queue::{Backoff, QueuedPod, SchedulingQueue};
 use crate::record::{JobRecord, PodRecord, RecordError, Recorder};
 use crate::time::{SECOND, SimTime};
@@ -294,6 +294,10 @@ struct Simulation<'r> {
     /// The resources of the time series' columns, fixed at the first sample (a resource that appears later
     /// is in the summary only).
     series_resources: Option<Vec<usize>>,
+    /// The time series for charts, from the first sample on.
+    timeline: Option<Timeline>,
+    /// Each node's GPU fragmentation at its generation, for the samples.
+    fragmentation_cache: Vec<(u64, Fragmentation)>,
     attempts: crate::metrics::Attempts,
     n_events: u64,
     last_progress: u64,
@@ -361,6 +365,8 @@ pub fn simulate(
         running: 0,
         allocation: Allocation::new(),
         series_resources: None,
+        timeline: None,
+        fragmentation_cache: Vec::new(),
         attempts: Default::default(),
         n_events: 0,
         last_progress: 0,
@@ -500,26 +506,49 @@ impl Simulation<'_> {
         Ok(())
     }
 
+    /// Records a time-series sample: in the timeline, and in the recorder if any.
     fn sample(&mut self) -> Result<(), SimError> {
+        let resources = self.series_resources.get_or_insert_with(|| self.allocation.reported().collect());
+        let fragmentation = self.opts.typical_pods.as_ref().map(|typical| {
+            let (mut frag, mut capacity) = (Fragmentation::default(), 0i64);
+            for &n in self.cluster.node_order() {
+                let info = self.cluster.node(n);
+                // A node's fragmentation changes with its state only (generations are never reused).
+                let cached = &mut self.fragmentation_cache;
+                if cached.len() <= n.index() {
+                    cached.resize(n.index() + 1, (0, Fragmentation::default()));
+                }
+                if cached[n.index()].0 != info.generation {
+                    cached[n.index()] = (info.generation, typical.of_node(info, self.cluster.interner()));
+                }
+                frag.add(cached[n.index()].1);
+                capacity += capacity_milli(&info.node);
+            }
+            (if capacity > 0 { frag.fragmented / capacity as f64 } else { 0.0 }, frag.ratio_percent() / 100.0)
+        });
+        let timeline = self.timeline.get_or_insert_with(|| {
+            let names: Vec<String> = resources.iter().map(|&idx| self.allocation.names[idx].clone()).collect();
+            Timeline::new(&names, fragmentation.is_some())
+        });
+        let mut by_name: Vec<usize> = resources.clone();
+        by_name.sort_by(|a, b| self.allocation.names[*a].cmp(&self.allocation.names[*b]));
+        let mut point = vec![self.now.seconds(), self.pending as f64, self.running as f64];
+        point.extend(by_name.iter().map(|&idx| self.allocation.ratio(idx)));
+        point.extend(fragmentation.map(|f| f.0));
+        timeline.push(&point);
+
         let Some(rec) = self.recorder.as_deref_mut() else { return Ok(()) };
         let mut columns = vec!["pending".to_string(), "running".to_string()];
         let mut values = vec![self.pending.to_string(), self.running.to_string()];
-        let resources = self.series_resources.get_or_insert_with(|| self.allocation.reported().collect());
         for &idx in resources.iter() {
             columns.push(format!("allocated_{}", self.allocation.names[idx]));
             values.push(format!("{:.6}", self.allocation.ratio(idx)));
         }
-        if let Some(typical) = &self.opts.typical_pods {
-            let (mut frag, mut capacity) = (Fragmentation::default(), 0i64);
-            for &n in self.cluster.node_order() {
-                let info = self.cluster.node(n);
-                frag.add(typical.of_node(info, self.cluster.interner()));
-                capacity += capacity_milli(&info.node);
-            }
+        if let Some((fragmented, ratio)) = fragmentation {
             columns.push("gpu_fragmentation".into());
-            values.push(format!("{:.6}", if capacity > 0 { frag.fragmented / capacity as f64 } else { 0.0 }));
+            values.push(format!("{fragmented:.6}"));
             columns.push("gpu_fragmentation_ratio".into());
-            values.push(format!("{:.6}", frag.ratio_percent() / 100.0));
+            values.push(format!("{ratio:.6}"));
         }
         rec.sample(self.now, &columns, &values)?;
         Ok(())
@@ -1104,6 +1133,14 @@ impl Simulation<'_> {
             attempts: self.attempts.clone(),
             skipped_rows: self.skipped.load(std::sync::atomic::Ordering::Relaxed),
             events: self.n_events,
+            timeline: self
+                .timeline
+                .take()
+                .map(|mut t| {
+                    t.finish();
+                    t
+                })
+                .unwrap_or_default(),
         })
     }
 }

@@ -20,6 +20,6 @@ pub mod time;
 pub use compare::{CompareRow, Comparison, MetricSpread, compare, lower_is_better, metrics_of};
 pub use demand::{DemandOptions, DemandPool, DemandResult, DemandRow, sweep};
 pub use engine::{Progress, SimError, SimOptions, simulate};
-pub use metrics::{Distribution, Summary, Timing};
+pub use metrics::{Distribution, Summary, Timeline, Timing};
 pub use record::Recorder;
 pub use time::SimTime;

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use traces::Micros;
 
 use crate::time::{SECOND, SimTime};
@@ -90,9 +90,25 @@ impl Histogram {
         self.max
     }
 
+    /// The values at the quantiles `qs` (each as [`Histogram::quantile`] gives it), sorting once.
+    pub fn quantiles(&self, qs: &[f64]) -> Vec<u64> {
+        let rank = |q: f64| ((q * self.n as f64).ceil() as u64).clamp(1, self.n);
+        if self.n == 0 {
+            return vec![0; qs.len()];
+        }
+        if self.exact.len() as u64 == self.n {
+            let mut sorted = self.exact.clone();
+            sorted.sort_unstable();
+            return qs.iter().map(|&q| sorted[rank(q) as usize - 1]).collect();
+        }
+        qs.iter().map(|&q| self.quantile(q)).collect()
+    }
+
     /// Summary statistics, in seconds.
     pub fn distribution(&self) -> Distribution {
         let s = |v: u64| v as f64 / SECOND as f64;
+        let levels: Vec<f64> = (0..=100).map(|p| f64::from(p) / 100.0).collect();
+        let percentiles = if self.n == 0 { Vec::new() } else { self.quantiles(&levels).into_iter().map(s).collect() };
         Distribution {
             count: self.n,
             mean: if self.n == 0 { 0.0 } else { (self.sum / u128::from(self.n)) as f64 / SECOND as f64 },
@@ -100,12 +116,13 @@ impl Histogram {
             p90: s(self.quantile(0.9)),
             p99: s(self.quantile(0.99)),
             max: s(self.max),
+            percentiles,
         }
     }
 }
 
 /// A distribution summary, in seconds.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Distribution {
     /// Number of values.
     pub count: u64,
@@ -119,6 +136,10 @@ pub struct Distribution {
     pub p99: f64,
     /// Maximum (exact).
     pub max: f64,
+    /// The values at 0 %, 1 %, …, 100 % (101 of them, as precise as the percentiles above; none when
+    /// nothing was measured): the distribution function, for charts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub percentiles: Vec<f64>,
 }
 
 /// The time integral of a piecewise-constant quantity.
@@ -142,7 +163,7 @@ impl TimeIntegral {
 }
 
 /// Counts of pods by outcome.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct PodCounts {
     /// Pods that arrived (recreated pods counted again).
     pub arrived: u64,
@@ -165,7 +186,7 @@ pub struct PodCounts {
 }
 
 /// Scheduling attempts.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Attempts {
     /// Every attempt.
     pub total: u64,
@@ -176,7 +197,7 @@ pub struct Attempts {
 }
 
 /// Pending pods over time.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Pending {
     /// Most pods pending at once.
     pub peak: u64,
@@ -185,7 +206,7 @@ pub struct Pending {
 }
 
 /// Everything a run measured. Deterministic: the same inputs and seed give the same summary.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
     /// The policy or configuration run.
     pub policy: String,
@@ -215,10 +236,119 @@ pub struct Summary {
     pub skipped_rows: u64,
     /// Simulation events processed.
     pub events: u64,
+    /// The cluster over simulated time, at most 1,024 points (none without time-series samples).
+    #[serde(default, skip_serializing_if = "Timeline::is_empty")]
+    pub timeline: Timeline,
+}
+
+/// Points kept by a [`Timeline`] before it halves them.
+const TIMELINE_POINTS: usize = 1024;
+
+/// The cluster over simulated time, for charts: the time-series samples averaged over windows of 2^k samples,
+/// k the smallest that keeps at most 1,024 points. Memory is bounded whatever the length of the run; the
+/// same samples give the same points.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timeline {
+    /// Samples averaged per point (a power of two; the last point may have fewer).
+    pub samples_per_point: u64,
+    /// Mean time of each point's samples, seconds.
+    pub time: Vec<f64>,
+    /// Mean pending pods.
+    pub pending: Vec<f64>,
+    /// Mean running pods.
+    pub running: Vec<f64>,
+    /// Mean allocated / allocatable, per resource with capacity at the first sample.
+    pub allocation: BTreeMap<String, Vec<f64>>,
+    /// Mean GPU capacity fragmented for the workload's typical pods, as a fraction of GPU capacity (runs
+    /// that measure it only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gpu_fragmentation: Vec<f64>,
+    /// The samples of the point being filled: their count and sums, in the order time, pending, running,
+    /// allocation per resource, fragmentation.
+    #[serde(skip)]
+    partial: (u64, Vec<f64>),
+}
+
+impl Timeline {
+    /// A timeline of the allocation of these resources (whose samples [`Timeline::push`] takes in name
+    /// order), measuring fragmentation or not.
+    pub fn new(resources: &[String], fragmentation: bool) -> Timeline {
+        Timeline {
+            samples_per_point: 1,
+            allocation: resources.iter().map(|r| (r.clone(), Vec::new())).collect(),
+            gpu_fragmentation: Vec::new(),
+            partial: (0, vec![0.0; 3 + resources.len() + usize::from(fragmentation)]),
+            ..Timeline::default()
+        }
+    }
+
+    /// No points.
+    pub fn is_empty(&self) -> bool {
+        self.time.is_empty() && self.partial.0 == 0
+    }
+
+    /// Adds a sample: `values` are time (seconds), pending, running, the allocation of each resource in
+    /// name order, then the fragmentation if measured.
+    pub fn push(&mut self, values: &[f64]) {
+        let (n, sums) = &mut self.partial;
+        for (sum, v) in sums.iter_mut().zip(values) {
+            *sum += v;
+        }
+        *n += 1;
+        if *n == self.samples_per_point {
+            self.close_point();
+        }
+        if self.time.len() == TIMELINE_POINTS {
+            self.halve();
+        }
+    }
+
+    /// Closes the last, partial point (a run ended) and rounds every value to six decimals (what a chart
+    /// can show, and short in JSON).
+    pub fn finish(&mut self) {
+        if self.partial.0 > 0 {
+            self.close_point();
+        }
+        let round = |series: &mut Vec<f64>| series.iter_mut().for_each(|v| *v = (*v * 1e6).round() / 1e6);
+        round(&mut self.time);
+        round(&mut self.pending);
+        round(&mut self.running);
+        self.allocation.values_mut().for_each(round);
+        round(&mut self.gpu_fragmentation);
+    }
+
+    fn close_point(&mut self) {
+        let (n, sums) = &mut self.partial;
+        let mean: Vec<f64> = sums.iter().map(|s| *s / *n as f64).collect();
+        sums.iter_mut().for_each(|s| *s = 0.0);
+        *n = 0;
+        self.time.push(mean[0]);
+        self.pending.push(mean[1]);
+        self.running.push(mean[2]);
+        for (series, v) in self.allocation.values_mut().zip(&mean[3..]) {
+            series.push(*v);
+        }
+        if let Some(frag) = mean.get(3 + self.allocation.len()) {
+            self.gpu_fragmentation.push(*frag);
+        }
+    }
+
+    /// Merges neighbouring points: windows twice as long.
+    fn halve(&mut self) {
+        fn pairs(series: &mut Vec<f64>) {
+            *series = series.chunks(2).map(|c| c.iter().sum::<f64>() / c.len() as f64).collect();
+        }
+        pairs(&mut self.time);
+        pairs(&mut self.pending);
+        pairs(&mut self.running);
+        self.allocation.values_mut().for_each(pairs);
+        pairs(&mut self.gpu_fragmentation);
+        self.samples_per_point *= 2;
+    }
 }
 
 /// The run's own cost, which varies between runs and is kept apart from [`Summary`].
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Timing {
     /// Wall-clock seconds.
     pub wall_seconds: f64,
@@ -252,6 +382,60 @@ mod tests {
         }
         assert_eq!((h.quantile(0.5), h.quantile(1.0), h.quantile(0.0)), (3, 100, 1));
         assert_eq!(Histogram::default().quantile(0.5), 0);
+    }
+
+    #[test]
+    fn percentiles_are_the_distribution_function() {
+        let mut h = Histogram::default();
+        (1..=200u64).for_each(|v| h.record(v * SECOND));
+        let d = h.distribution();
+        assert_eq!(d.percentiles.len(), 101);
+        assert_eq!((d.percentiles[0], d.percentiles[50], d.percentiles[99], d.percentiles[100]), (1.0, d.p50, d.p99, d.max));
+        assert!(d.percentiles.windows(2).all(|w| w[0] <= w[1]));
+        assert!(Histogram::default().distribution().percentiles.is_empty());
+    }
+
+    /// A timeline of `n` samples `(t, t, 2t, t/10)` of one resource, finished.
+    fn timeline(n: u64) -> Timeline {
+        let mut t = Timeline::new(&["cpu".to_string()], false);
+        for i in 0..n {
+            let x = i as f64;
+            t.push(&[x, x, 2.0 * x, x / 10.0]);
+        }
+        t.finish();
+        t
+    }
+
+    #[test]
+    fn timeline_keeps_every_sample_up_to_1023() {
+        let t = timeline(1023);
+        assert_eq!((t.samples_per_point, t.time.len()), (1, 1023));
+        assert_eq!((t.time[7], t.pending[7], t.running[7], t.allocation["cpu"][7]), (7.0, 7.0, 14.0, 0.7));
+        assert_eq!(t.allocation["cpu"][1], 0.1);
+    }
+
+    #[test]
+    fn timeline_averages_windows_of_a_power_of_two() {
+        let t = timeline(1024);
+        assert_eq!((t.samples_per_point, t.time.len()), (2, 512));
+        assert_eq!((t.time[0], t.running[0], t.time[511]), (0.5, 1.0, 1022.5));
+        // 5,000 samples: windows of 8; 625 points, the last one full.
+        let t = timeline(5000);
+        assert_eq!((t.samples_per_point, t.time.len()), (8, 625));
+        assert_eq!(t.time[624], (4992..5000).sum::<u64>() as f64 / 8.0);
+        // A partial last window is the mean of what it has.
+        let t = timeline(5003);
+        assert_eq!((t.time.len(), t.time[625]), (626, 5001.0));
+    }
+
+    #[test]
+    fn timeline_stays_bounded() {
+        for n in [0, 1, 1025, 2047, 2048, 100_000] {
+            let t = timeline(n);
+            assert!(t.time.len() <= TIMELINE_POINTS, "{n}");
+            assert!([t.pending.len(), t.running.len(), t.allocation["cpu"].len()].iter().all(|&l| l == t.time.len()));
+            assert_eq!(t.is_empty(), n == 0);
+        }
     }
 
     proptest! {
