@@ -9,7 +9,6 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use clap::ValueEnum;
-use comfy_table::CellAlignment;
 use serde::Serialize;
 
 use simulator::{Comparison, MetricSpread, SimOptions, Summary, Timing, compare, lower_is_better, metrics_of, simulate};
@@ -18,18 +17,18 @@ use crate::demand::{DemandInput, SweepSettings, TieBreakArg};
 use crate::progress::DelayedProgress;
 use crate::run::write_json;
 use crate::setup::{PolicyChoice, Scenario, SimSettings, WorkloadArgs, bundled_cluster, bundled_workload, print_notes};
-use crate::table::{human_seconds, percent, seconds_in_unit, table, write_rows};
+use crate::table::{ResultTable, human_seconds, percent, seconds_in_unit};
 
 pub const LONG_ABOUT: &str = "Compare scheduling policies on the same cluster and workload.
 
-Every (policy, seed) pair is an independent simulation (as `simsched run` does it); they run in parallel across cores. For each policy and metric the table gives the mean over the seeds and its standard deviation, policies ranked best first by --rank-by. --out DIR writes compare.json (every run's summary and each metric's mean, std, min, max), compare.csv (one row per policy and metric), runs.csv (one row per run) and timing.json.
+Every (policy, seed) pair is an independent simulation (as `simsched run` does it); they run in parallel across cores. For each policy and metric the table gives the mean over the seeds and its standard deviation, policies ranked best first by --rank-by. --out DIR writes compare.json (every run's summary and each metric's mean, std, min, max), compare.csv (one row per policy and metric), runs.csv (one row per run) and timing.json. --report PATH.html writes an HTML report: the ranking table, allocation and pending pods over time, the distributions of JCT and queueing delay, and a bar chart per metric with its spread across seeds (`simsched report DIR` builds the same from --out DIR).
 
 Without --cluster and --workload, the bundled sample is replayed: the Alibaba GPU trace v2023 (openb): 1,523 nodes and 8,152 pods. Without --policy and --config, every built-in policy is compared.";
 
 pub const EXAMPLES: &str = "\
 Examples:
-  # Every built-in policy on the bundled openb sample, 3 seeds each
-  simsched compare
+  # Every built-in policy on the bundled openb sample, 3 seeds each, with an HTML report
+  simsched compare --report compare.html
 
   # Two built-in policies and your configuration, 5 seeds, on your own trace
   simsched compare --policy default --policy binpack --config mine.yaml --seeds 5 \\
@@ -95,10 +94,14 @@ pub struct Args {
     #[arg(short, long, value_enum, default_value_t = Output::Table)]
     output: Output,
 
+    /// Also write an HTML report (summary table and SVG charts, one self-contained file) to this path
+    #[arg(long, value_name = "PATH.html")]
+    report: Option<PathBuf>,
+
     /// The FGD paper's evaluation instead of a replay: the workload's pods in shuffled order, resampled
     /// until they ask for PERCENT of the cluster's GPUs (the paper: 130), arriving one by one and never
     /// leaving; GPU allocation and fragmentation per percent of arrived demand (--out DIR: demand.csv,
-    /// demand-summary.csv). Default policies: the paper's six
+    /// demand-summary.csv, demand.json). Default policies: the paper's six
     #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(1..=1000))]
     demand_sweep: Option<u32>,
 
@@ -140,6 +143,9 @@ pub fn run(args: &Args) -> Result<()> {
             (cluster, workload)
         }
     };
+    if let Some(path) = &args.report {
+        crate::report::check_destination(path)?;
+    }
     let mut scenario = Scenario::load(&cluster_path, &workload_path, &args.workload_args)?;
     let default_policies: &[&str] = if args.demand_sweep.is_some() { &plugins::FGD_PAPER_POLICIES } else { &ALL_POLICIES };
     let choices = policy_choices(&args.policies, &args.configs, default_policies)?;
@@ -163,6 +169,7 @@ pub fn run(args: &Args) -> Result<()> {
             tie_break: args.tie_break.unwrap_or(TieBreakArg::NodeRank).into(),
             threads,
             out: args.out.as_deref(),
+            report: args.report.as_deref(),
             quiet: args.settings.quiet,
             json: args.output == Output::Json,
         };
@@ -225,6 +232,9 @@ pub fn run(args: &Args) -> Result<()> {
         });
         write_json(&dir.join("timing.json"), &CompareTiming { wall_seconds, threads, runs })?;
     }
+    if let Some(path) = &args.report {
+        crate::report::write(path, &crate::report::Source::Compare(&comparison))?;
+    }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match args.output {
@@ -283,28 +293,35 @@ fn check_metric(metric: &str) -> Result<()> {
     bail!("unknown metric {metric:?} for --rank-by: expected one of {}, or allocation.<resource>", names.join(", "))
 }
 
-/// A table column: the metric, its header, and how its values are written.
-struct Column {
-    metric: String,
-    header: String,
-    kind: ColumnKind,
+/// A table column: the metric, its header, what a chart calls it, and how its values are written.
+pub struct Column {
+    pub metric: String,
+    pub header: String,
+    pub title: String,
+    pub kind: ColumnKind,
 }
 
 #[derive(Clone, Copy)]
-enum ColumnKind {
+pub enum ColumnKind {
     Seconds,
     Fraction,
     Count,
 }
 
-fn columns(comparison: &Comparison) -> Vec<Column> {
-    let column = |metric: &str, header: &str, kind| Column { metric: metric.to_string(), header: header.to_string(), kind };
+/// The columns of the ranking table (and the report's bar charts).
+pub fn columns(comparison: &Comparison) -> Vec<Column> {
+    let column = |metric: &str, header: &str, title: &str, kind| Column {
+        metric: metric.to_string(),
+        header: header.to_string(),
+        title: title.to_string(),
+        kind,
+    };
     let mut columns = vec![
-        column("jct.mean", "JCT MEAN", ColumnKind::Seconds),
-        column("jct.p99", "JCT P99", ColumnKind::Seconds),
-        column("queueing_delay.mean", "QUEUEING MEAN", ColumnKind::Seconds),
-        column("queueing_delay.p99", "QUEUEING P99", ColumnKind::Seconds),
-        column("makespan", "MAKESPAN", ColumnKind::Seconds),
+        column("jct.mean", "JCT MEAN", "Job completion time, mean", ColumnKind::Seconds),
+        column("jct.p99", "JCT P99", "Job completion time, p99", ColumnKind::Seconds),
+        column("queueing_delay.mean", "QUEUEING MEAN", "Queueing delay, mean", ColumnKind::Seconds),
+        column("queueing_delay.p99", "QUEUEING P99", "Queueing delay, p99", ColumnKind::Seconds),
+        column("makespan", "MAKESPAN", "Makespan", ColumnKind::Seconds),
     ];
     let mut resources: Vec<&str> = comparison
         .rows
@@ -316,35 +333,34 @@ fn columns(comparison: &Comparison) -> Vec<Column> {
     resources.sort_by_key(|r| (!matches!(*r, "cpu" | "memory"), *r != "cpu", *r));
     resources.dedup();
     for resource in resources {
-        columns.push(column(&format!("allocation.{resource}"), &resource.to_uppercase(), ColumnKind::Fraction));
+        columns.push(column(
+            &format!("allocation.{resource}"),
+            &resource.to_uppercase(),
+            &format!("{resource} allocated, time-weighted"),
+            ColumnKind::Fraction,
+        ));
     }
-    columns.push(column("pending.mean", "PENDING MEAN", ColumnKind::Count));
-    columns.push(column("pods.pending_at_end", "NEVER PLACED", ColumnKind::Count));
+    columns.push(column("pending.mean", "PENDING MEAN", "Pending pods, time-weighted mean", ColumnKind::Count));
+    columns.push(column("pods.pending_at_end", "NEVER PLACED", "Pods never placed", ColumnKind::Count));
     columns
 }
 
 /// The ranking as a table: one row per policy, best first; each cell the mean ± the standard deviation,
 /// the best mean of each column marked with `*`.
 pub fn write_ranking(out: &mut impl Write, comparison: &Comparison) -> Result<()> {
+    ranking_table(comparison).write(out)
+}
+
+/// The ranking table of the terminal and the report.
+pub fn ranking_table(comparison: &Comparison) -> ResultTable {
     let n_seeds = comparison.seeds.len();
     let direction = if lower_is_better(&comparison.rank_by) { "lower is better" } else { "higher is better" };
     let spread_note = if n_seeds > 1 { format!("mean ± standard deviation over {n_seeds} seeds") } else { "one seed".to_string() };
-    writeln!(out, "Ranked by {} ({direction}); {spread_note}; * best in column.\n", comparison.rank_by)?;
     let columns = columns(comparison);
-    let mut t = table();
     let mut header = vec!["RANK".to_string(), "POLICY".to_string()];
     header.extend(columns.iter().map(|c| c.header.clone()));
-    t.set_header(header);
-    // The best mean of each column, unless every policy has it.
-    let best: Vec<Option<f64>> = columns
-        .iter()
-        .map(|c| {
-            let means: Vec<f64> = comparison.rows.iter().filter_map(|row| row.metrics.get(&c.metric)).map(|m| m.mean).collect();
-            let best =
-                if lower_is_better(&c.metric) { means.iter().copied().reduce(f64::min) } else { means.iter().copied().reduce(f64::max) };
-            best.filter(|b| means.iter().any(|m| m != b))
-        })
-        .collect();
+    let best = best_means(comparison, &columns);
+    let mut rows = Vec::new();
     for (rank, row) in comparison.rows.iter().enumerate() {
         let mut cells = vec![(rank + 1).to_string(), row.policy.clone()];
         for (column, best) in columns.iter().zip(&best) {
@@ -357,17 +373,30 @@ pub fn write_ranking(out: &mut impl Write, comparison: &Comparison) -> Result<()
             };
             cells.push(cell);
         }
-        t.add_row(cells);
+        rows.push(cells);
     }
-    for idx in 2..columns.len() + 2 {
-        if let Some(col) = t.column_mut(idx) {
-            col.set_cell_alignment(CellAlignment::Right);
-        }
+    ResultTable {
+        note: format!("Ranked by {} ({direction}); {spread_note}; * best in column.", comparison.rank_by),
+        header,
+        rows,
+        numbers_from: 2,
     }
-    write_rows(out, t)
 }
 
-fn format_spread(spread: &MetricSpread, kind: ColumnKind, with_std: bool) -> String {
+/// The best mean of each column, unless every policy has it.
+fn best_means(comparison: &Comparison, columns: &[Column]) -> Vec<Option<f64>> {
+    columns
+        .iter()
+        .map(|c| {
+            let means: Vec<f64> = comparison.rows.iter().filter_map(|row| row.metrics.get(&c.metric)).map(|m| m.mean).collect();
+            let best =
+                if lower_is_better(&c.metric) { means.iter().copied().reduce(f64::min) } else { means.iter().copied().reduce(f64::max) };
+            best.filter(|b| means.iter().any(|m| m != b))
+        })
+        .collect()
+}
+
+pub fn format_spread(spread: &MetricSpread, kind: ColumnKind, with_std: bool) -> String {
     match kind {
         ColumnKind::Seconds => {
             let mean = human_seconds(spread.mean);

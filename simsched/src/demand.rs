@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use comfy_table::CellAlignment;
 use scheduler_core::fragmentation::TypicalPods;
 use scheduler_core::{Registry, TieBreak};
 use simulator::compare::MetricSpread;
@@ -15,7 +14,7 @@ use simulator::{DemandOptions, DemandPool, DemandResult, sweep};
 
 use crate::progress::DelayedProgress;
 use crate::setup::{PolicyChoice, Scenario};
-use crate::table::{table, write_rows};
+use crate::table::ResultTable;
 
 /// How ties between the best nodes are broken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -67,10 +66,17 @@ impl DemandInput {
 }
 
 /// One policy's sweeps over the seeds.
-#[derive(serde::Serialize)]
-struct PolicySweeps {
-    policy: String,
-    runs: Vec<DemandResult>,
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct PolicySweeps {
+    pub policy: String,
+    pub runs: Vec<DemandResult>,
+}
+
+/// What demand.json holds: the sweeps, best first, as `-o json` prints them, and their target.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct DemandReport {
+    pub target_percent: u32,
+    pub policies: Vec<PolicySweeps>,
 }
 
 /// How the sweeps of `run` and `compare` run and report.
@@ -83,6 +89,8 @@ pub struct SweepSettings<'a> {
     pub threads: usize,
     /// Where demand.csv and demand-summary.csv go.
     pub out: Option<&'a Path>,
+    /// Where the HTML report goes.
+    pub report: Option<&'a Path>,
     /// No progress line.
     pub quiet: bool,
     /// Print every sweep as JSON (policies best first) instead of the ranking table.
@@ -99,7 +107,7 @@ pub fn compare(
     settings: &SweepSettings<'_>,
 ) -> Result<()> {
     use rayon::prelude::*;
-    let SweepSettings { target_percent, tie_break, threads, out, quiet, json } = *settings;
+    let SweepSettings { target_percent, tie_break, threads, out, report, quiet, json } = *settings;
     let registry = plugins::registry_for_workload(input.typical.clone());
     let jobs: Vec<(usize, u64)> = (0..choices.len()).flat_map(|p| seeds.iter().map(move |&s| (p, s))).collect();
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().context("failed to start the worker threads")?;
@@ -131,13 +139,21 @@ pub fn compare(
         write_summary(&dir.join("demand-summary.csv"), &per_policy, target_percent)?;
     }
     rank(&mut per_policy);
+    let saved = DemandReport { target_percent, policies: per_policy };
+    if let Some(dir) = out {
+        crate::run::write_json(&dir.join("demand.json"), &saved)?;
+    }
+    let per_policy = saved.policies;
+    if let Some(path) = report {
+        crate::report::write(path, &crate::report::Source::Demand { target_percent, policies: &per_policy })?;
+    }
     let stdout = std::io::stdout();
     let mut stdout = stdout.lock();
     if json {
         serde_json::to_writer_pretty(&mut stdout, &per_policy)?;
         writeln!(stdout)?;
     } else {
-        write_ranking(&mut stdout, &per_policy, target_percent, seeds.len())?;
+        ranking_table(&per_policy, target_percent, seeds.len()).write(&mut stdout)?;
     }
     if !quiet {
         eprintln!("{} sweeps in {wall_seconds:.2}s on {threads} threads", jobs.len());
@@ -146,7 +162,7 @@ pub fn compare(
 }
 
 /// The mean ± std of a metric of the target row over the seeds.
-fn at_target(runs: &[DemandResult], metric: impl Fn(&simulator::DemandRow) -> f64) -> MetricSpread {
+pub fn at_target(runs: &[DemandResult], metric: impl Fn(&simulator::DemandRow) -> f64) -> MetricSpread {
     let values: Vec<f64> = runs.iter().filter_map(|r| r.at_target()).map(metric).collect();
     MetricSpread::of(&values)
 }
@@ -159,27 +175,21 @@ fn rank(per_policy: &mut [PolicySweeps]) {
     });
 }
 
-fn write_ranking(out: &mut impl Write, per_policy: &[PolicySweeps], target: u32, n_seeds: usize) -> Result<()> {
+/// The ranking at the target, as the terminal and the report show it.
+pub fn ranking_table(per_policy: &[PolicySweeps], target: u32, n_seeds: usize) -> ResultTable {
     let spread_note = if n_seeds > 1 { format!("mean ± standard deviation over {n_seeds} seeds") } else { "one seed".to_string() };
-    writeln!(out, "At {target}% arrived GPU demand, ranked by GPU allocation (higher is better); {spread_note}; * best in column.\n")?;
-    let mut t = table();
-    t.set_header(["RANK", "POLICY", "GPU ALLOCATED", "GPU FRAGMENTED", "FRAG / IDLE", "PODS FAILED"]);
-    type Metric = fn(&simulator::DemandRow) -> f64;
-    let metrics: [(Metric, bool); 4] = [
-        (|r| r.gpu_allocation, true),
-        (|r| r.gpu_fragmentation, false),
-        (|r| r.gpu_fragmentation_ratio, false),
-        (|r| r.pods_failed as f64, false),
-    ];
-    let means: Vec<Vec<f64>> = per_policy.iter().map(|p| metrics.iter().map(|(m, _)| at_target(&p.runs, m).mean).collect()).collect();
+    let metrics = target_metrics();
+    let means: Vec<Vec<f64>> = per_policy.iter().map(|p| metrics.iter().map(|m| at_target(&p.runs, m.value).mean).collect()).collect();
+    let mut rows = Vec::new();
     for (rank, (policy, row_means)) in per_policy.iter().zip(&means).enumerate() {
         let mut cells = vec![(rank + 1).to_string(), policy.policy.clone()];
-        for (col, (metric, higher)) in metrics.iter().enumerate() {
+        for (col, metric) in metrics.iter().enumerate() {
             let column: Vec<f64> = means.iter().map(|m| m[col]).collect();
-            let best = if *higher { column.iter().copied().reduce(f64::max) } else { column.iter().copied().reduce(f64::min) };
+            let best =
+                if metric.higher_is_better { column.iter().copied().reduce(f64::max) } else { column.iter().copied().reduce(f64::min) };
             let marker = if best == Some(row_means[col]) && column.iter().any(|v| *v != row_means[col]) { "*" } else { "" };
-            let s = at_target(&policy.runs, metric);
-            let cell = if col == 3 {
+            let s = at_target(&policy.runs, metric.value);
+            let cell = if !metric.percent {
                 if n_seeds > 1 { format!("{:.0} ± {:.0}", s.mean, s.std) } else { format!("{:.0}", s.mean) }
             } else if n_seeds > 1 {
                 format!("{:.2}% ± {:.2}", s.mean, s.std)
@@ -188,14 +198,63 @@ fn write_ranking(out: &mut impl Write, per_policy: &[PolicySweeps], target: u32,
             };
             cells.push(format!("{marker}{cell}"));
         }
-        t.add_row(cells);
+        rows.push(cells);
     }
-    for idx in 2..6 {
-        if let Some(col) = t.column_mut(idx) {
-            col.set_cell_alignment(CellAlignment::Right);
-        }
+    let mut header = vec!["RANK".to_string(), "POLICY".to_string()];
+    header.extend(metrics.iter().map(|m| m.header.to_string()));
+    ResultTable {
+        note: format!("At {target}% arrived GPU demand, ranked by GPU allocation (higher is better); {spread_note}; * best in column."),
+        header,
+        rows,
+        numbers_from: 2,
     }
-    write_rows(out, t)
+}
+
+/// A metric of a sweep's rows.
+pub struct TargetMetric {
+    /// The table's header.
+    pub header: &'static str,
+    /// What the report's charts call it.
+    pub title: &'static str,
+    /// Its value in a row.
+    pub value: fn(&simulator::DemandRow) -> f64,
+    pub higher_is_better: bool,
+    /// A percentage (else a count).
+    pub percent: bool,
+}
+
+/// The metrics of the ranking, in its column order.
+pub fn target_metrics() -> [TargetMetric; 4] {
+    [
+        TargetMetric {
+            header: "GPU ALLOCATED",
+            title: "GPUs allocated (% of capacity)",
+            value: |r| r.gpu_allocation,
+            higher_is_better: true,
+            percent: true,
+        },
+        TargetMetric {
+            header: "GPU FRAGMENTED",
+            title: "GPUs fragmented (% of capacity)",
+            value: |r| r.gpu_fragmentation,
+            higher_is_better: false,
+            percent: true,
+        },
+        TargetMetric {
+            header: "FRAG / IDLE",
+            title: "Fragmented / idle GPUs (%)",
+            value: |r| r.gpu_fragmentation_ratio,
+            higher_is_better: false,
+            percent: true,
+        },
+        TargetMetric {
+            header: "PODS FAILED",
+            title: "Pods that fit nowhere",
+            value: |r| r.pods_failed as f64,
+            higher_is_better: false,
+            percent: false,
+        },
+    ]
 }
 
 fn csv_writer(path: &Path) -> Result<csv::Writer<std::fs::File>> {

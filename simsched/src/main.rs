@@ -1,5 +1,6 @@
 //! The `simsched` command line: argument parsing and dispatch; the work happens in the library crates.
 
+mod chart;
 mod compare;
 mod demand;
 mod duration;
@@ -9,6 +10,7 @@ mod import;
 mod policies;
 mod prefetch;
 mod progress;
+mod report;
 mod run;
 mod serve;
 mod setup;
@@ -37,6 +39,9 @@ enum Command {
     /// Show why a pod would be placed on a node, or why it fits nowhere
     #[command(long_about = explain::LONG_ABOUT, after_help = explain::EXAMPLES)]
     Explain(explain::Args),
+    /// Build the HTML report of a saved run or comparison (its --out directory)
+    #[command(long_about = report::LONG_ABOUT, after_help = report::EXAMPLES)]
+    Report(report::Args),
     /// Write a synthetic cluster and workload
     #[command(long_about = generate::LONG_ABOUT, after_help = generate::EXAMPLES)]
     Generate(generate::Args),
@@ -60,6 +65,7 @@ fn main() -> ExitCode {
         Command::Generate(args) => generate::run(&args),
         Command::Import(args) => import::run(&args),
         Command::Policies(args) => policies::run(&args),
+        Command::Report(args) => report::run(&args),
         Command::Serve(args) => serve::run(&args),
     };
     match result {

@@ -13,13 +13,13 @@ use crate::demand::{DemandInput, SweepSettings, TieBreakArg};
 use crate::prefetch::prefetched;
 use crate::progress::DelayedProgress;
 use crate::setup::{PolicyChoice, Scenario, SimSettings, WorkloadArgs, print_notes};
-use crate::table::{human_seconds, percent, table, write_rows};
+use crate::table::{ResultTable, human_seconds, percent};
 
 pub const LONG_ABOUT: &str = "Replay a workload on a cluster in simulated time under one scheduling policy, and summarise how it went.
 
 Pods arrive when the workload says, wait in kube-scheduler's scheduling queue (activeQ, backoff, unschedulable pods), are placed by the policy's plugins, run for their duration and free their resources. DAG jobs release a task's pods when its parent tasks have finished; node events add, remove or fail nodes.
 
-The summary gives job completion time (JCT) and queueing delay (mean, p50, p90, p99, max), makespan, time-weighted allocation per resource, pending pods, and the scheduler's attempts. --out DIR also writes summary.json, timing.json, pods.csv (one row per pod), jobs.csv (one row per job) and timeseries.csv (allocation, pending and running pods at every --interval).";
+The summary gives job completion time (JCT) and queueing delay (mean, p50, p90, p99, max), makespan, time-weighted allocation per resource, pending pods, and the scheduler's attempts. --out DIR also writes summary.json, timing.json, pods.csv (one row per pod), jobs.csv (one row per job) and timeseries.csv (allocation, pending and running pods at every --interval). --report PATH.html writes an HTML report: the summary, allocation and pods over time, and the distributions of JCT and queueing delay (`simsched report DIR` builds the same from --out DIR).";
 
 pub const EXAMPLES: &str = "\
 Examples:
@@ -27,8 +27,8 @@ Examples:
   simsched run --cluster traces/samples/openb/openb_node_list_all_node.csv \\
                --workload traces/samples/openb/openb_pod_list_default.csv
 
-  # Bin-packing with shortest-job-first, all records written to out/
-  simsched run --cluster cluster.yaml --workload workload.csv --policy binpack/sjf --out out/
+  # Bin-packing with shortest-job-first, all records written to out/, and a report with charts
+  simsched run --cluster cluster.yaml --workload workload.csv --policy binpack/sjf --out out/ --report run.html
 
   # Your own KubeSchedulerConfiguration, a 2 ms scheduling cost, the first day only
   simsched run --cluster cluster.yaml --workload workload.csv --config sched.yaml --attempt-cost 2ms --until 24h";
@@ -74,8 +74,12 @@ pub struct Args {
     #[arg(short, long, value_enum, default_value_t = Output::Table)]
     output: Output,
 
+    /// Also write an HTML report (summary table and SVG charts, one self-contained file) to this path
+    #[arg(long, value_name = "PATH.html")]
+    report: Option<PathBuf>,
+
     /// The FGD paper's evaluation instead of a replay (see `simsched compare --help`): --out DIR writes
-    /// demand.csv, one row per percent of arrived GPU demand
+    /// demand.csv (one row per percent of arrived GPU demand), demand-summary.csv and demand.json
     #[arg(long, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(1..=1000))]
     demand_sweep: Option<u32>,
 
@@ -88,6 +92,9 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> Result<()> {
+    if let Some(path) = &args.report {
+        crate::report::check_destination(path)?;
+    }
     let mut scenario = Scenario::load(&args.cluster, &args.workload, &args.workload_args)?;
     let choice = match (&args.policy, &args.config) {
         (_, Some(path)) => PolicyChoice::file(path)?,
@@ -105,6 +112,7 @@ pub fn run(args: &Args) -> Result<()> {
             tie_break: args.tie_break.unwrap_or(TieBreakArg::NodeRank).into(),
             threads: 1,
             out: args.out.as_deref(),
+            report: args.report.as_deref(),
             quiet: args.settings.quiet,
             json: args.output == Output::Json,
         };
@@ -143,6 +151,9 @@ pub fn run(args: &Args) -> Result<()> {
         write_json(&dir.join("summary.json"), &summary)?;
         write_json(&dir.join("timing.json"), &timing)?;
     }
+    if let Some(path) = &args.report {
+        crate::report::write(path, &crate::report::Source::Run(&summary))?;
+    }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match args.output {
@@ -168,6 +179,14 @@ pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
 
 /// The summary as `KEY   VALUE` lines.
 pub fn write_summary(out: &mut impl Write, s: &Summary, timing: &Timing) -> Result<()> {
+    let mut t = summary_table(s);
+    t.rows.push(vec!["Wall time:".to_string(), format!("{:.3}s ({:.0} events/s)", timing.wall_seconds, timing.events_per_second)]);
+    t.write(out)
+}
+
+/// The summary as the terminal and the report show it, but for the wall time (which the report, the same
+/// for the same inputs, leaves out).
+pub fn summary_table(s: &Summary) -> ResultTable {
     let distribution = |d: &simulator::Distribution| {
         if d.count == 0 {
             return "none finished".to_string();
@@ -208,11 +227,10 @@ pub fn write_summary(out: &mut impl Write, s: &Summary, timing: &Timing) -> Resu
         ("Pending", format!("peak {}   mean {:.1}", s.pending.peak, s.pending.mean)),
         ("Attempts", format!("{} total   {} unschedulable   {} errors", s.attempts.total, s.attempts.unschedulable, s.attempts.errors)),
         ("Skipped rows", s.skipped_rows.to_string()),
-        ("Wall time", format!("{:.3}s ({:.0} events/s)", timing.wall_seconds, timing.events_per_second)),
     ];
-    let mut t = table();
-    for (key, value) in rows {
-        t.add_row(vec![format!("{key}:"), value]);
+    ResultTable {
+        rows: rows.into_iter().map(|(key, value)| vec![format!("{key}:"), value]).collect(),
+        numbers_from: 2,
+        ..ResultTable::default()
     }
-    write_rows(out, t)
 }

@@ -23,6 +23,43 @@ pub fn write_rows(out: &mut impl Write, mut t: Table) -> Result<()> {
     Ok(())
 }
 
+/// A table of results as both the terminal and the HTML report show it, cell for cell: a note above it,
+/// an optional header, and rows whose cells are already formatted (a best value starts with `*`).
+#[derive(Clone, Debug, Default)]
+pub struct ResultTable {
+    /// The sentence above the table (what ranks, what the cells mean).
+    pub note: String,
+    /// Column headers; none for a key–value table.
+    pub header: Vec<String>,
+    /// Formatted cells, one vector per row.
+    pub rows: Vec<Vec<String>>,
+    /// Columns from this index on are numbers, aligned right.
+    pub numbers_from: usize,
+}
+
+impl ResultTable {
+    /// Prints the note and the table kubectl-style.
+    pub fn write(&self, out: &mut impl Write) -> Result<()> {
+        if !self.note.is_empty() {
+            writeln!(out, "{}\n", self.note)?;
+        }
+        let mut t = table();
+        if !self.header.is_empty() {
+            t.set_header(self.header.clone());
+        }
+        for row in &self.rows {
+            t.add_row(row.clone());
+        }
+        let n_columns = self.rows.iter().map(Vec::len).chain([self.header.len()]).max().unwrap_or(0);
+        for idx in self.numbers_from..n_columns {
+            if let Some(col) = t.column_mut(idx) {
+                col.set_cell_alignment(comfy_table::CellAlignment::Right);
+            }
+        }
+        write_rows(out, t)
+    }
+}
+
 /// Seconds in the largest unit that keeps them above 1: `850ms`, `42.0s`, `12.5m`, `3.20h`, `149.3d`.
 pub fn human_seconds(seconds: f64) -> String {
     let (value, unit) = seconds_in_unit(seconds, seconds);
