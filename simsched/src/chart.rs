@@ -14,8 +14,11 @@ use plotters::style::{FontStyle, register_font};
 /// Width and height of a chart, pixels.
 pub const WIDTH: u32 = 640;
 pub const HEIGHT: u32 = 360;
-/// Width of the legend beside a line chart.
-const LEGEND_WIDTH: u32 = 150;
+/// Width of the legend beside a line chart: room for its longest label, within bounds.
+fn legend_width(lines: &[Line]) -> u32 {
+    let longest = lines.iter().map(|l| l.label.chars().count()).max().unwrap_or(0) as u32;
+    (40 + 7 * longest).clamp(120, 260)
+}
 
 /// Tableau's twenty colours, the ten strong ones first: distinct and readable on white.
 const PALETTE: [RGBColor; 20] = [
@@ -172,7 +175,7 @@ pub fn line_chart(chart: &LineChart) -> Result<String> {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
         let err = draw_error(&chart.title);
         root.fill(&WHITE).map_err(&err)?;
-        let (plot_area, legend_area) = root.split_horizontally(WIDTH - LEGEND_WIDTH);
+        let (plot_area, legend_area) = root.split_horizontally(WIDTH - legend_width(&chart.lines));
         let mut plot = ChartBuilder::on(&plot_area)
             .caption(&chart.title, text_style(18.0))
             .margin(8)

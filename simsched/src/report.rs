@@ -205,7 +205,7 @@ h1 { font-size: 1.6em; margin: 0 0 4px; }
 h2 { font-size: 1.25em; margin: 28px 0 4px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
 .context, .caption { color: #666; margin: 4px 0 12px; }
 table { border-collapse: collapse; font-variant-numeric: tabular-nums; font-size: 0.95em; }
-th, td { padding: 5px 12px; border-bottom: 1px solid #eee; text-align: left; white-space: nowrap; }
+th, td { padding: 5px 12px; border-bottom: 1px solid #eee; text-align: left; white-space: pre; }
 th { border-bottom: 2px solid #ccc; font-weight: 600; }
 td.num, th.num { text-align: right; }
 td.best { font-weight: 700; background: #eaf4ea; }

@@ -1,6 +1,7 @@
 //! The `simsched` command line, run as a user runs it.
 
 mod deploy;
+mod report;
 mod serve;
 mod simulate;
 

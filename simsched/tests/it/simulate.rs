@@ -5,21 +5,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{golden, sample, simsched, stderr, stdout};
 
-const OPENB_NODES: &str = "traces/samples/openb/openb_node_list_all_node.csv";
-const OPENB_PODS: &str = "traces/samples/openb/openb_pod_list_default.csv";
+pub const OPENB_NODES: &str = "traces/samples/openb/openb_node_list_all_node.csv";
+pub const OPENB_PODS: &str = "traces/samples/openb/openb_pod_list_default.csv";
 
 /// A directory under the system's temporary directory, removed when dropped.
-struct TempDir(PathBuf);
+pub struct TempDir(pub PathBuf);
 
 impl TempDir {
-    fn new() -> TempDir {
+    pub fn new() -> TempDir {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let dir = std::env::temp_dir().join(format!("simsched-cli-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed)));
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
     }
 
-    fn path(&self, name: &str) -> String {
+    pub fn path(&self, name: &str) -> String {
         self.0.join(name).display().to_string()
     }
 }
@@ -31,7 +31,7 @@ impl Drop for TempDir {
 }
 
 /// A small generated cluster and workload in `dir`: 20 nodes, 400 pods arriving faster than they leave.
-fn generated(dir: &TempDir) -> (String, String) {
+pub fn generated(dir: &TempDir) -> (String, String) {
     let out = dir.path("gen");
     simsched(&[
         "generate",
