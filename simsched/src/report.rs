@@ -153,7 +153,9 @@ impl Page {
             self.body.push_str("<thead><tr>");
             for (idx, h) in table.header.iter().enumerate() {
                 let class = if idx >= table.numbers_from { " class=\"num\"" } else { "" };
-                let _ = write!(self.body, "<th{class}>{}</th>", escape(h));
+                // A long resource name may break after its dots and slashes.
+                let header = escape(h).replace('/', "/<wbr/>").replace('.', ".<wbr/>");
+                let _ = write!(self.body, "<th{class}>{header}</th>");
             }
             self.body.push_str("</tr></thead>\n");
         }
@@ -205,8 +207,8 @@ h1 { font-size: 1.6em; margin: 0 0 4px; }
 h2 { font-size: 1.25em; margin: 28px 0 4px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
 .context, .caption { color: #666; margin: 4px 0 12px; }
 table { border-collapse: collapse; font-variant-numeric: tabular-nums; font-size: 0.95em; }
-th, td { padding: 5px 12px; border-bottom: 1px solid #eee; text-align: left; white-space: pre; }
-th { border-bottom: 2px solid #ccc; font-weight: 600; }
+th, td { padding: 4px 9px; border-bottom: 1px solid #eee; text-align: left; white-space: pre; }
+th { border-bottom: 2px solid #ccc; font-weight: 600; white-space: normal; vertical-align: bottom; }
 td.num, th.num { text-align: right; }
 td.best { font-weight: 700; background: #eaf4ea; }
 .table { overflow-x: auto; }

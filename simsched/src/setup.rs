@@ -99,7 +99,7 @@ pub struct SimSettings {
     #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_duration)]
     pub bind_cost: Micros,
 
-    /// Interval of the timeseries.csv samples; 0: none
+    /// Interval of the time-series samples (timeseries.csv, the report's charts over time); 0: none
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub interval: Micros,
 
