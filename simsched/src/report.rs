@@ -696,6 +696,46 @@ mod tests {
         assert_eq!(escape("a<b>&\"'"), "a&lt;b&gt;&amp;&quot;&#39;");
     }
 
+    /// A comparison of `n_policies` policies over `n_seeds` seeds whose runs each have a full timeline of
+    /// `resources` resources with GPU fragmentation.
+    fn comparison(n_policies: usize, n_seeds: u64, resources: usize) -> Comparison {
+        let names: Vec<String> = (0..resources).map(|r| format!("example.com/resource-{r}")).collect();
+        let run = |policy: &str, seed: u64| {
+            let mut timeline = Timeline::new(&names, true);
+            for i in 0..1023 {
+                let x = f64::from(i);
+                let mut point = vec![x * 3600.0, (x * 0.37 + seed as f64).sin().abs() * 50.0, x];
+                point.extend((0..resources).map(|r| ((x + r as f64) / 1023.0).min(1.0)));
+                point.push(0.1);
+                timeline.push(&point);
+            }
+            timeline.finish();
+            let mut h = simulator::metrics::Histogram::default();
+            (1..=5000u64).for_each(|v| h.record(v * v * 1000 + seed));
+            Summary {
+                policy: policy.to_string(),
+                seed,
+                jct: h.distribution(),
+                queueing_delay: h.distribution(),
+                allocation: names.iter().map(|n| (n.clone(), 0.5)).collect(),
+                timeline,
+                ..Summary::default()
+            }
+        };
+        let policies: Vec<String> = (0..n_policies).map(|p| format!("policy-{p}")).collect();
+        let seeds: Vec<u64> = (0..n_seeds).collect();
+        simulator::compare(&policies, &seeds, None, |p, seed| Ok(run(&policies[p], seed)), &|| {}).unwrap()
+    }
+
+    #[test]
+    fn the_largest_reports_stay_small() {
+        // Twenty policies (the palette's size), eight resources, every timeline full: charts over time hold
+        // 20 × 1,023 points each.
+        let html = html(&Source::Compare(&comparison(20, 3, 8))).unwrap();
+        assert!(html.len() < 5_000_000, "{} bytes", html.len());
+        assert_eq!(html.matches("<svg ").count(), 8 + 1 + 1 + 2 + 5 + 8 + 2);
+    }
+
     #[test]
     fn log_axis_labels() {
         assert_eq!(label_of(0.0), "1s");
