@@ -298,6 +298,8 @@ struct Simulation<'r> {
     timeline: Option<Timeline>,
     /// Each node's GPU fragmentation at its generation, for the samples.
     fragmentation_cache: Vec<(u64, Fragmentation)>,
+    /// The last sample's fragmentation (of capacity, of idle) at the cluster's state generation.
+    last_fragmentation: Option<(u64, (f64, f64))>,
     attempts: crate::metrics::Attempts,
     n_events: u64,
     last_progress: u64,
@@ -367,6 +369,7 @@ pub fn simulate(
         series_resources: None,
         timeline: None,
         fragmentation_cache: Vec::new(),
+        last_fragmentation: None,
         attempts: Default::default(),
         n_events: 0,
         last_progress: 0,
@@ -509,7 +512,14 @@ impl Simulation<'_> {
     /// Records a time-series sample: in the timeline, and in the recorder if any.
     fn sample(&mut self) -> Result<(), SimError> {
         let resources = self.series_resources.get_or_insert_with(|| self.allocation.reported().collect());
+        let state = self.cluster.state_generation();
         let fragmentation = self.opts.typical_pods.as_ref().map(|typical| {
+            // Nothing changed since the last sample: the same fragmentation.
+            if let Some((generation, value)) = self.last_fragmentation
+                && generation == state
+            {
+                return value;
+            }
             let (mut frag, mut capacity) = (Fragmentation::default(), 0i64);
             for &n in self.cluster.node_order() {
                 let info = self.cluster.node(n);
@@ -526,6 +536,7 @@ impl Simulation<'_> {
             }
             (if capacity > 0 { frag.fragmented / capacity as f64 } else { 0.0 }, frag.ratio_percent() / 100.0)
         });
+        self.last_fragmentation = fragmentation.map(|value| (state, value));
         let timeline = self.timeline.get_or_insert_with(|| {
             let names: Vec<String> = resources.iter().map(|&idx| self.allocation.names[idx].clone()).collect();
             Timeline::new(&names, fragmentation.is_some())
