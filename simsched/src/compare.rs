@@ -232,9 +232,6 @@ pub fn run(args: &Args) -> Result<()> {
         });
         write_json(&dir.join("timing.json"), &CompareTiming { wall_seconds, threads, runs })?;
     }
-    if let Some(path) = &args.report {
-        crate::report::write(path, &crate::report::Source::Compare(&comparison))?;
-    }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match args.output {
@@ -243,6 +240,9 @@ pub fn run(args: &Args) -> Result<()> {
             writeln!(out)?;
         }
         Output::Table => write_ranking(&mut out, &comparison)?,
+    }
+    if let Some(path) = &args.report {
+        crate::report::write(path, &crate::report::Source::Compare(&comparison), args.settings.quiet)?;
     }
     if !args.settings.quiet {
         eprintln!("{} simulations in {wall_seconds:.2}s on {threads} threads", labels.len() * seeds.len());

@@ -144,9 +144,6 @@ pub fn compare(
         crate::run::write_json(&dir.join("demand.json"), &saved)?;
     }
     let per_policy = saved.policies;
-    if let Some(path) = report {
-        crate::report::write(path, &crate::report::Source::Demand { target_percent, policies: &per_policy })?;
-    }
     let stdout = std::io::stdout();
     let mut stdout = stdout.lock();
     if json {
@@ -154,6 +151,9 @@ pub fn compare(
         writeln!(stdout)?;
     } else {
         ranking_table(&per_policy, target_percent, seeds.len()).write(&mut stdout)?;
+    }
+    if let Some(path) = report {
+        crate::report::write(path, &crate::report::Source::Demand { target_percent, policies: &per_policy }, quiet)?;
     }
     if !quiet {
         eprintln!("{} sweeps in {wall_seconds:.2}s on {threads} threads", jobs.len());

@@ -48,14 +48,14 @@ pub fn run(args: &Args) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if let Some(comparison) = read_json::<Comparison>(&dir.join("compare.json"))? {
-        write(&path, &Source::Compare(&comparison))?;
+        write(&path, &Source::Compare(&comparison), false)?;
         ranking_table(&comparison).write(&mut out)?;
     } else if let Some(saved) = read_json::<crate::demand::DemandReport>(&dir.join("demand.json"))? {
-        write(&path, &Source::Demand { target_percent: saved.target_percent, policies: &saved.policies })?;
+        write(&path, &Source::Demand { target_percent: saved.target_percent, policies: &saved.policies }, false)?;
         let seeds = saved.policies.first().map_or(0, |p| p.runs.len());
         crate::demand::ranking_table(&saved.policies, saved.target_percent, seeds).write(&mut out)?;
     } else if let Some(summary) = read_json::<Summary>(&dir.join("summary.json"))? {
-        write(&path, &Source::Run(&summary))?;
+        write(&path, &Source::Run(&summary), false)?;
         crate::run::summary_table(&summary).write(&mut out)?;
     } else {
         bail!(
@@ -63,7 +63,6 @@ pub fn run(args: &Args) -> Result<()> {
             dir.display()
         );
     }
-    eprintln!("report written to {}", path.display());
     Ok(())
 }
 
@@ -104,10 +103,14 @@ pub enum Source<'a> {
     Demand { target_percent: u32, policies: &'a [PolicySweeps] },
 }
 
-/// Writes the report of `source` to `path`.
-pub fn write(path: &Path, source: &Source<'_>) -> Result<()> {
+/// Writes the report of `source` to `path`, and says so on stderr unless `quiet`.
+pub fn write(path: &Path, source: &Source<'_>, quiet: bool) -> Result<()> {
     let html = html(source)?;
-    std::fs::write(path, html).with_context(|| format!("failed to write the report {}", path.display()))
+    std::fs::write(path, html).with_context(|| format!("failed to write the report {}", path.display()))?;
+    if !quiet {
+        eprintln!("report written to {}", path.display());
+    }
+    Ok(())
 }
 
 /// The report of `source` as an HTML document.
@@ -451,7 +454,7 @@ fn seeds_phrase(seeds: &[u64]) -> String {
     let listed = match seeds {
         [] => String::new(),
         [one] => one.to_string(),
-        [first, .., last] if seeds.windows(2).all(|w| w[1] == w[0] + 1) => format!("{first}–{last}"),
+        [first, .., last] if seeds.windows(2).all(|w| w[0].checked_add(1) == Some(w[1])) => format!("{first}–{last}"),
         _ => seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", "),
     };
     format!("{} seed{} ({listed})", seeds.len(), if seeds.len() == 1 { "" } else { "s" })
@@ -689,6 +692,7 @@ mod tests {
         assert_eq!(seeds_phrase(&[0, 1, 2]), "3 seeds (0–2)");
         assert_eq!(seeds_phrase(&[7]), "1 seed (7)");
         assert_eq!(seeds_phrase(&[1, 5]), "2 seeds (1, 5)");
+        assert_eq!(seeds_phrase(&[u64::MAX, 0]), format!("2 seeds ({}, 0)", u64::MAX));
     }
 
     #[test]

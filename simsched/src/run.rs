@@ -151,9 +151,6 @@ pub fn run(args: &Args) -> Result<()> {
         write_json(&dir.join("summary.json"), &summary)?;
         write_json(&dir.join("timing.json"), &timing)?;
     }
-    if let Some(path) = &args.report {
-        crate::report::write(path, &crate::report::Source::Run(&summary))?;
-    }
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match args.output {
@@ -162,6 +159,9 @@ pub fn run(args: &Args) -> Result<()> {
             writeln!(out)?;
         }
         Output::Table => write_summary(&mut out, &summary, &timing)?,
+    }
+    if let Some(path) = &args.report {
+        crate::report::write(path, &crate::report::Source::Run(&summary), args.settings.quiet)?;
     }
     Ok(())
 }
