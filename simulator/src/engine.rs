@@ -15,7 +15,7 @@ use std::sync::Arc;
 use scheduler_core::{
     Cluster, ClusterError, ConfigError, ModelError, NodeId, Pod, PodDef, PodId, QueueSortPlugin, QueuedPodInfo, Registry, Resources,
     ScheduleError, Scheduler, SchedulerConfig, Symbol, TieBreak,
-    fragmentation::{Fragmentation, TypicalPods, capacity_milli},
+    fragmentation::{TypicalPods, capacity_milli},
     gpu::GpuSet,
 };
 use traces::{DagJob, Micros, NodeEvent, TraceError, WorkloadItem, WorkloadStream};
@@ -294,12 +294,11 @@ struct Simulation<'r> {
     /// The resources of the time series' columns, fixed at the first sample (a resource that appears later
     /// is in the summary only).
     series_resources: Option<Vec<usize>>,
-    /// The time series for charts, from the first sample on.
-    timeline: Option<Timeline>,
-    /// Each node's GPU fragmentation at its generation, for the samples.
-    fragmentation_cache: Vec<(u64, Fragmentation)>,
-    /// The last sample's fragmentation (of capacity, of idle) at the cluster's state generation.
-    last_fragmentation: Option<(u64, (f64, f64))>,
+    /// The time series for charts, from the first sample on, with the allocation resources in name order
+    /// and a buffer for a sample.
+    timeline: Option<(Timeline, Vec<usize>, Vec<f64>)>,
+    /// The cluster's GPU fragmentation, kept up to date for the samples.
+    fragmentation: FragmentationTotals,
     attempts: crate::metrics::Attempts,
     n_events: u64,
     last_progress: u64,
@@ -307,6 +306,69 @@ struct Simulation<'r> {
     /// Preemption victims waiting out their grace period, with the number of their eviction event.
     evictions: HashMap<PodId, u64>,
     next_eviction: u64,
+}
+
+/// The cluster's GPU fragmentation for its typical pods, updated from the nodes that changed since the
+/// last measure (the cluster's journal) rather than from every node. Sums are fixed-point integers, so an
+/// update gives exactly what a sum over every node would.
+#[derive(Default)]
+struct FragmentationTotals {
+    /// The cluster state measured last, if any.
+    generation: Option<u64>,
+    /// Per node (by id): its fragmented and idle milli-GPU, fixed point.
+    per_node: Vec<(i128, i128)>,
+    fragmented: i128,
+    idle: i128,
+    capacity_milli: i64,
+}
+
+/// The fixed-point scale of [`FragmentationTotals`]: 2^32.
+const FIXED_POINT: f64 = 4_294_967_296.0;
+
+impl FragmentationTotals {
+    /// Fragmented milli-GPU / GPU capacity, and fragmented / idle (0 when there is nothing to divide by).
+    fn measure(&mut self, cluster: &Cluster, typical: &TypicalPods) -> (f64, f64) {
+        let fixed = |v: f64| (v * FIXED_POINT).round() as i128;
+        let of = |id: NodeId| {
+            let f = typical.of_node(cluster.node(id), cluster.interner());
+            (fixed(f.fragmented), fixed(f.idle))
+        };
+        let known = self.per_node.len();
+        let changed: Option<Vec<NodeId>> = self
+            .generation
+            .and_then(|g| cluster.nodes_changed_since(g))
+            .map(|nodes| nodes.collect())
+            .filter(|nodes: &Vec<NodeId>| nodes.iter().all(|id| id.index() < known));
+        match changed {
+            Some(nodes) => {
+                for id in nodes {
+                    let (fragmented, idle) = of(id);
+                    let old = &mut self.per_node[id.index()];
+                    self.fragmented += fragmented - old.0;
+                    self.idle += idle - old.1;
+                    *old = (fragmented, idle);
+                }
+            }
+            None => {
+                *self = FragmentationTotals::default();
+                for &id in cluster.node_order() {
+                    if self.per_node.len() <= id.index() {
+                        self.per_node.resize(id.index() + 1, (0, 0));
+                    }
+                    let (fragmented, idle) = of(id);
+                    self.per_node[id.index()] = (fragmented, idle);
+                    self.fragmented += fragmented;
+                    self.idle += idle;
+                    self.capacity_milli += capacity_milli(&cluster.node(id).node);
+                }
+            }
+        }
+        self.generation = Some(cluster.state_generation());
+        let (fragmented, idle) = (self.fragmented as f64 / FIXED_POINT, self.idle as f64 / FIXED_POINT);
+        let of_capacity = if self.capacity_milli > 0 { fragmented / self.capacity_milli as f64 } else { 0.0 };
+        let of_idle = if idle > 0.0 { fragmented / idle } else { 0.0 };
+        (of_capacity, of_idle)
+    }
 }
 
 /// Bound on the cache of compiled pod specs (workloads whose every pod differs would grow it forever).
@@ -368,8 +430,7 @@ pub fn simulate(
         allocation: Allocation::new(),
         series_resources: None,
         timeline: None,
-        fragmentation_cache: Vec::new(),
-        last_fragmentation: None,
+        fragmentation: FragmentationTotals::default(),
         attempts: Default::default(),
         n_events: 0,
         last_progress: 0,
@@ -512,41 +573,18 @@ impl Simulation<'_> {
     /// Records a time-series sample: in the timeline, and in the recorder if any.
     fn sample(&mut self) -> Result<(), SimError> {
         let resources = self.series_resources.get_or_insert_with(|| self.allocation.reported().collect());
-        let state = self.cluster.state_generation();
-        let fragmentation = self.opts.typical_pods.as_ref().map(|typical| {
-            // Nothing changed since the last sample: the same fragmentation.
-            if let Some((generation, value)) = self.last_fragmentation
-                && generation == state
-            {
-                return value;
-            }
-            let (mut frag, mut capacity) = (Fragmentation::default(), 0i64);
-            for &n in self.cluster.node_order() {
-                let info = self.cluster.node(n);
-                // A node's fragmentation changes with its state only (generations are never reused).
-                let cached = &mut self.fragmentation_cache;
-                if cached.len() <= n.index() {
-                    cached.resize(n.index() + 1, (0, Fragmentation::default()));
-                }
-                if cached[n.index()].0 != info.generation {
-                    cached[n.index()] = (info.generation, typical.of_node(info, self.cluster.interner()));
-                }
-                frag.add(cached[n.index()].1);
-                capacity += capacity_milli(&info.node);
-            }
-            (if capacity > 0 { frag.fragmented / capacity as f64 } else { 0.0 }, frag.ratio_percent() / 100.0)
-        });
-        self.last_fragmentation = fragmentation.map(|value| (state, value));
-        let timeline = self.timeline.get_or_insert_with(|| {
+        let fragmentation = self.opts.typical_pods.as_ref().map(|typical| self.fragmentation.measure(&self.cluster, typical));
+        let (timeline, by_name, point) = self.timeline.get_or_insert_with(|| {
             let names: Vec<String> = resources.iter().map(|&idx| self.allocation.names[idx].clone()).collect();
-            Timeline::new(&names, fragmentation.is_some())
+            let mut by_name: Vec<usize> = resources.clone();
+            by_name.sort_by(|a, b| self.allocation.names[*a].cmp(&self.allocation.names[*b]));
+            (Timeline::new(&names, fragmentation.is_some()), by_name, Vec::new())
         });
-        let mut by_name: Vec<usize> = resources.clone();
-        by_name.sort_by(|a, b| self.allocation.names[*a].cmp(&self.allocation.names[*b]));
-        let mut point = vec![self.now.seconds(), self.pending as f64, self.running as f64];
+        point.clear();
+        point.extend([self.now.seconds(), self.pending as f64, self.running as f64]);
         point.extend(by_name.iter().map(|&idx| self.allocation.ratio(idx)));
         point.extend(fragmentation.map(|f| f.0));
-        timeline.push(&point);
+        timeline.push(point);
 
         let Some(rec) = self.recorder.as_deref_mut() else { return Ok(()) };
         let mut columns = vec!["pending".to_string(), "running".to_string()];
@@ -1147,7 +1185,7 @@ impl Simulation<'_> {
             timeline: self
                 .timeline
                 .take()
-                .map(|mut t| {
+                .map(|(mut t, _, _)| {
                     t.finish();
                     t
                 })
@@ -1170,5 +1208,46 @@ fn less(sort: &dyn QueueSortPlugin, slots: &[Slot], a: &QueuedPod, b: &QueuedPod
     match (info(a), info(b)) {
         (Some(ia), Some(ib)) => sort.less(&ia, &ib),
         _ => (a.timestamp, a.slot) < (b.timestamp, b.slot),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scheduler_core::testing::{node, pod};
+
+    #[test]
+    fn fragmentation_from_changed_nodes_equals_a_sum_over_every_node() {
+        let mut cluster = Cluster::new();
+        for i in 0..6 {
+            let gpus = if i % 2 == 0 { 8 } else { 2 };
+            cluster.add_node(&node(&format!("n{i}")).cpu("64").memory("256Gi").gpus(gpus, "T4").def).unwrap();
+        }
+        let shapes = [pod("s").cpu("4").gpu_share(300), pod("h").cpu("8").gpu_share(700), pod("w").cpu("8").gpus(1), pod("c").cpu("2")];
+        let pods: Vec<Pod> = shapes.iter().map(|p| cluster.compile_pod(&p.def).unwrap()).collect();
+        let typical = TypicalPods::from_pods(&pods);
+        let nodes: Vec<NodeId> = cluster.node_order().to_vec();
+        let mut incremental = FragmentationTotals::default();
+        let mut placed = Vec::new();
+        // Pods come and go in a fixed pseudo-random order; after each change the incremental totals match
+        // a measure from scratch exactly.
+        for step in 0..200usize {
+            // At most 12 pods on the 6 nodes, about 2 per node: they always fit.
+            let leave = (step % 3 == 2 || placed.len() == 12) && !placed.is_empty();
+            if leave {
+                let victim = placed.swap_remove((step * 7) % placed.len());
+                cluster.remove_pod(victim);
+            } else {
+                let node = nodes[(step * 5) % nodes.len()];
+                placed.push(cluster.add_pod(pods[step % pods.len()].clone(), node));
+            }
+            if step % 4 == 0 {
+                continue; // several changes between two measures
+            }
+            let measured = incremental.measure(&cluster, &typical);
+            assert_eq!(measured, FragmentationTotals::default().measure(&cluster, &typical), "step {step}");
+        }
+        let (of_capacity, of_idle) = incremental.measure(&cluster, &typical);
+        assert!(of_capacity > 0.0 && of_idle > 0.0 && of_idle <= 1.0, "{of_capacity} {of_idle}");
     }
 }
