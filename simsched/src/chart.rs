@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 use anyhow::{Result, anyhow};
 use std::ops::Range;
 
+use plotters::chart::MeshStyle;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -167,6 +168,17 @@ pub fn nice_ticks(min: f64, max: f64, n: usize) -> Vec<f64> {
     (first..=last).map(|i| i as f64 * step).collect()
 }
 
+/// The axes and grid of every chart: light grid lines at the labels only, dark axes.
+fn house_style<'m, 'a, 'b, X: Ranged, Y: Ranged, DB: DrawingBackend>(
+    mesh: &'m mut MeshStyle<'a, 'b, X, Y, DB>,
+) -> &'m mut MeshStyle<'a, 'b, X, Y, DB> {
+    mesh.label_style(text_style(13.0))
+        .axis_desc_style(text_style(14.0))
+        .bold_line_style(GRID)
+        .light_line_style(TRANSPARENT)
+        .axis_style(TEXT)
+}
+
 /// Draws a line chart as an SVG document.
 pub fn line_chart(chart: &LineChart) -> Result<String> {
     font()?;
@@ -186,16 +198,9 @@ pub fn line_chart(chart: &LineChart) -> Result<String> {
         let (x_format, y_format) = (&chart.x.format, &chart.y.format);
         let x_labels = |v: &f64| x_format(*v);
         let y_labels = |v: &f64| y_format(*v);
-        plot.configure_mesh()
-            .x_desc(chart.x.title.as_str())
-            .y_desc(chart.y.title.as_str())
+        house_style(plot.configure_mesh().x_desc(chart.x.title.as_str()).y_desc(chart.y.title.as_str()))
             .x_label_formatter(&x_labels)
             .y_label_formatter(&y_labels)
-            .label_style(text_style(13.0))
-            .axis_desc_style(text_style(14.0))
-            .bold_line_style(GRID)
-            .light_line_style(TRANSPARENT)
-            .axis_style(TEXT)
             .draw()
             .map_err(&err)?;
         let clamp = |(x, y): (f64, f64)| (x.clamp(chart.x.min, chart.x.max), y.clamp(chart.y.min, chart.y.max));
@@ -262,16 +267,10 @@ pub fn bar_chart(chart: &BarChart) -> Result<String> {
             let row = v.round() as i64;
             if (0..n as i64).contains(&row) { chart.bars[n - 1 - row as usize].label.clone() } else { String::new() }
         };
-        plot.configure_mesh()
-            .x_desc(chart.x_title.as_str())
+        house_style(plot.configure_mesh().x_desc(chart.x_title.as_str()))
             .x_label_formatter(&x_labels)
             .y_label_formatter(&y_labels)
-            .label_style(text_style(13.0))
-            .axis_desc_style(text_style(14.0))
-            .bold_line_style(GRID)
-            .light_line_style(TRANSPARENT)
             .disable_y_mesh()
-            .axis_style(TEXT)
             .draw()
             .map_err(&err)?;
         for (idx, bar) in chart.bars.iter().enumerate() {

@@ -2,10 +2,8 @@
 
 use std::path::Path;
 
-use super::simulate::{OPENB_NODES, OPENB_PODS, TempDir, generated};
+use super::simulate::{OPENB_GPU_NODES, OPENB_NODES, OPENB_PODS, TempDir, generated};
 use super::{golden, simsched, stderr, stdout};
-
-const OPENB_GPU_NODES: &str = "traces/samples/openb/openb_node_list_gpu_node.csv";
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"))

@@ -364,7 +364,7 @@ fn affinity_sample_keeps_the_required_terms_at_every_placement() {
     assert!(run(&["--config", "traces/samples/affinity/no-affinity.yaml"]).is_err());
 }
 
-const OPENB_GPU_NODES: &str = "traces/samples/openb/openb_node_list_gpu_node.csv";
+pub const OPENB_GPU_NODES: &str = "traces/samples/openb/openb_node_list_gpu_node.csv";
 
 #[test]
 fn demand_sweep_golden_and_independent_of_the_number_of_threads() {
