@@ -87,7 +87,7 @@ pub struct SweepSettings<'a> {
     pub tie_break: TieBreak,
     /// Sweeps run at once.
     pub threads: usize,
-    /// Where demand.csv and demand-summary.csv go.
+    /// Where demand.csv, demand-summary.csv and demand.json go.
     pub out: Option<&'a Path>,
     /// Where the HTML report goes.
     pub report: Option<&'a Path>,
