@@ -226,8 +226,11 @@ fn legend<'a>(
     entries: impl Iterator<Item = (&'a str, RGBColor, bool)>,
 ) -> Result<(), DrawingAreaErrorKind<std::io::Error>> {
     let style = text_style(13.0);
-    for (idx, (label, color, reference)) in entries.enumerate() {
-        let y = 48 + idx as i32 * 20;
+    let entries: Vec<_> = entries.collect();
+    // 20 pixels apart, closer when that would run off the bottom.
+    let spacing = (20.0f64).min(f64::from(HEIGHT - 70) / entries.len().max(1) as f64);
+    for (idx, (label, color, reference)) in entries.into_iter().enumerate() {
+        let y = 48 + (idx as f64 * spacing).round() as i32;
         let line = if reference { color.stroke_width(1) } else { color.stroke_width(3) };
         area.draw(&PathElement::new(vec![(4, y), (24, y)], line))?;
         area.draw(&Text::new(label.to_string(), (30, y), style.pos(Pos::new(HPos::Left, VPos::Center))))?;
@@ -255,7 +258,7 @@ pub fn bar_chart(chart: &BarChart) -> Result<String> {
             .margin(8)
             .margin_right(16)
             .x_label_area_size(44)
-            .y_label_area_size(label_width.min(WIDTH / 3))
+            .y_label_area_size(label_width.min(WIDTH * 2 / 5))
             .build_cartesian_2d(
                 Ticked { range: 0.0..x_max, ticks: nice_ticks(0.0, top.max(f64::MIN_POSITIVE), 5) },
                 Ticked { range: -0.6..n as f64 - 0.4, ticks: rows },

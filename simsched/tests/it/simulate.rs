@@ -104,8 +104,8 @@ fn run_writes_every_output_file_byte_for_byte_the_same_twice() {
 fn compare_outputs_do_not_depend_on_the_number_of_threads() {
     let dir = TempDir::new();
     let (cluster, workload) = generated(&dir);
-    // Per thread count: the table, compare.json, compare.csv and runs.csv.
-    let outputs: Vec<[Vec<u8>; 4]> = ["1", "3"]
+    // Per thread count: the table, compare.json, compare.csv, runs.csv and the report.
+    let outputs: Vec<[Vec<u8>; 5]> = ["1", "3"]
         .iter()
         .map(|jobs| {
             let out = dir.path(&format!("cmp{jobs}"));
@@ -127,11 +127,19 @@ fn compare_outputs_do_not_depend_on_the_number_of_threads() {
                 jobs,
                 "--out",
                 &out,
+                "--report",
+                &format!("{out}.html"),
                 "-q",
             ];
             let a = simsched(&args).success();
             let dir = Path::new(&out);
-            [stdout(&a).into_bytes(), read(&dir.join("compare.json")), read(&dir.join("compare.csv")), read(&dir.join("runs.csv"))]
+            [
+                stdout(&a).into_bytes(),
+                read(&dir.join("compare.json")),
+                read(&dir.join("compare.csv")),
+                read(&dir.join("runs.csv")),
+                read(Path::new(&format!("{out}.html"))),
+            ]
         })
         .collect();
     assert_eq!(outputs[0], outputs[1]);
