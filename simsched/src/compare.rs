@@ -15,7 +15,7 @@ use simulator::{Comparison, MetricSpread, SimOptions, Summary, Timing, compare, 
 
 use crate::demand::{DemandInput, SweepSettings, TieBreakArg};
 use crate::progress::DelayedProgress;
-use crate::run::write_json;
+use crate::run::{pretty_json, write_json};
 use crate::setup::{PolicyChoice, Scenario, SimSettings, WorkloadArgs, bundled_cluster, bundled_workload, print_notes};
 use crate::table::{ResultTable, human_seconds, percent, seconds_in_unit};
 
@@ -235,10 +235,7 @@ pub fn run(args: &Args) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match args.output {
-        Output::Json => {
-            serde_json::to_writer_pretty(&mut out, &comparison)?;
-            writeln!(out)?;
-        }
+        Output::Json => out.write_all(pretty_json(&comparison)?.as_bytes())?,
         Output::Table => write_ranking(&mut out, &comparison)?,
     }
     if let Some(path) = &args.report {

@@ -147,8 +147,7 @@ pub fn compare(
     let stdout = std::io::stdout();
     let mut stdout = stdout.lock();
     if json {
-        serde_json::to_writer_pretty(&mut stdout, &per_policy)?;
-        writeln!(stdout)?;
+        stdout.write_all(crate::run::pretty_json(&per_policy)?.as_bytes())?;
     } else {
         ranking_table(&per_policy, target_percent, seeds.len()).write(&mut stdout)?;
     }

@@ -154,10 +154,7 @@ pub fn run(args: &Args) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match args.output {
-        Output::Json => {
-            serde_json::to_writer_pretty(&mut out, &summary)?;
-            writeln!(out)?;
-        }
+        Output::Json => out.write_all(pretty_json(&summary)?.as_bytes())?,
         Output::Table => write_summary(&mut out, &summary, &timing)?,
     }
     if let Some(path) = &args.report {
@@ -170,11 +167,42 @@ pub fn progress_message(p: &Progress) -> String {
     format!("simulated {} · {} pods arrived · {} finished · {} pending", human_seconds(p.time.seconds()), p.arrived, p.finished, p.pending)
 }
 
-/// Writes `value` as pretty JSON with a final newline.
+/// Writes `value` as [`pretty_json`].
 pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
-    let mut text = serde_json::to_string_pretty(value)?;
-    text.push('\n');
-    std::fs::write(path, text).with_context(|| format!("failed to write {}", path.display()))
+    std::fs::write(path, pretty_json(value)?).with_context(|| format!("failed to write {}", path.display()))
+}
+
+/// `value` as indented JSON with a final newline, an array of numbers on one line (a timeline's thousand
+/// values would otherwise take a thousand lines).
+pub fn pretty_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    let pretty = serde_json::to_string_pretty(value)?;
+    let is_number = |line: &str| {
+        let v = line.trim().trim_end_matches(',');
+        !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
+    };
+    let lines: Vec<&str> = pretty.lines().collect();
+    let mut out = String::with_capacity(pretty.len());
+    let mut idx = 0;
+    while idx < lines.len() {
+        let line = lines[idx];
+        idx += 1;
+        if line.ends_with('[') {
+            let end = lines[idx..].iter().position(|l| !is_number(l)).map(|n| idx + n);
+            if let Some(end) = end.filter(|&e| e > idx && lines[e].trim().trim_end_matches(',') == "]") {
+                let values: Vec<&str> = lines[idx..end].iter().map(|l| l.trim().trim_end_matches(',')).collect();
+                let close = lines[end].trim();
+                out.push_str(line);
+                out.push_str(&values.join(", "));
+                out.push_str(close);
+                out.push('\n');
+                idx = end + 1;
+                continue;
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    Ok(out)
 }
 
 /// The summary as `KEY   VALUE` lines.
@@ -232,5 +260,35 @@ pub fn summary_table(s: &Summary) -> ResultTable {
         rows: rows.into_iter().map(|(key, value)| vec![format!("{key}:"), value]).collect(),
         numbers_from: 2,
         ..ResultTable::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arrays_of_numbers_take_one_line() {
+        let value = serde_json::json!({"a": [1, 2.5, -3e-7], "b": [], "c": [{"d": 1}], "e": ["x"], "f": [[1, 2], [3]]});
+        let text = pretty_json(&value).unwrap();
+        let expected = r#"{
+  "a": [1, 2.5, -3e-7],
+  "b": [],
+  "c": [
+    {
+      "d": 1
+    }
+  ],
+  "e": [
+    "x"
+  ],
+  "f": [
+    [1, 2],
+    [3]
+  ]
+}
+"#;
+        assert_eq!(text, expected);
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&text).unwrap(), value);
     }
 }
