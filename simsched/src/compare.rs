@@ -393,7 +393,7 @@ fn best_means(comparison: &Comparison, columns: &[Column]) -> Vec<Option<f64>> {
         .collect()
 }
 
-pub fn format_spread(spread: &MetricSpread, kind: ColumnKind, with_std: bool) -> String {
+fn format_spread(spread: &MetricSpread, kind: ColumnKind, with_std: bool) -> String {
     match kind {
         ColumnKind::Seconds => {
             let mean = human_seconds(spread.mean);

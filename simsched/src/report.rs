@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use simulator::{Comparison, Summary, Timeline};
 
 use crate::chart::{self, Axis, Bar, BarChart, Line, LineChart};
-use crate::compare::{ColumnKind, columns, format_spread, ranking_table};
+use crate::compare::{ColumnKind, columns, ranking_table};
 use crate::demand::{PolicySweeps, at_target, target_metrics};
 use crate::table::{ResultTable, human_seconds, seconds_in_unit};
 
@@ -273,7 +273,6 @@ fn run_report(page: &mut Page, s: &Summary) -> Result<()> {
 
 fn compare_report(page: &mut Page, c: &Comparison) -> Result<()> {
     let n_seeds = c.seeds.len();
-    let first_run = |row: &simulator::CompareRow| row.runs.first().cloned().unwrap_or_default();
     let arrived = c.rows.first().and_then(|r| r.runs.first()).map_or(0, |s| s.pods.arrived);
     let simulated = c.rows.iter().flat_map(|r| &r.runs).map(|s| s.simulated_seconds).fold(0.0, f64::max);
     page.title = format!("simsched compare: {} policies", c.rows.len());
@@ -284,10 +283,12 @@ fn compare_report(page: &mut Page, c: &Comparison) -> Result<()> {
         human_seconds(simulated),
         c.rank_by
     );
-    page.table(&ranking_table(c));
+    let table = ranking_table(c);
+    page.table(&table);
 
-    let firsts: Vec<Summary> = c.rows.iter().map(first_run).collect();
-    let timelines: Vec<&Timeline> = firsts.iter().map(|s| &s.timeline).collect();
+    // Each policy's run with the first seed, by the policy's place in the ranking (its colour).
+    let firsts: Vec<(usize, &Summary)> = c.rows.iter().enumerate().filter_map(|(idx, row)| Some((idx, row.runs.first()?))).collect();
+    let timelines: Vec<&Timeline> = firsts.iter().map(|(_, s)| &s.timeline).collect();
     if timelines.iter().any(|t| !t.is_empty()) {
         let time = TimeUnit::of(timelines.iter().filter_map(|t| t.time.last()).copied().fold(0.0, f64::max));
         let seed = c.seeds.first().copied().unwrap_or(0);
@@ -312,7 +313,6 @@ fn compare_report(page: &mut Page, c: &Comparison) -> Result<()> {
         "One seed: the bars are that run's values; text: the table's cell.".to_string()
     };
     page.section("Metrics by policy", &spread);
-    let table = ranking_table(c);
     for (col_idx, column) in columns(c).iter().enumerate() {
         let values: Vec<Option<&simulator::MetricSpread>> = c.rows.iter().map(|r| r.metrics.get(&column.metric)).collect();
         let scale_of = values.iter().flatten().map(|m| m.mean.abs()).fold(0.0, f64::max);
@@ -336,7 +336,7 @@ fn compare_report(page: &mut Page, c: &Comparison) -> Result<()> {
                     mean: m.mean * factor,
                     min: m.min * factor,
                     max: m.max * factor,
-                    text: table.rows[idx].get(col_idx + 2).cloned().unwrap_or_else(|| format_spread(m, column.kind, n_seeds > 1)),
+                    text: table.rows[idx][col_idx + 2].clone(),
                 })
             })
             .collect();
@@ -362,7 +362,8 @@ fn demand_report(page: &mut Page, target: u32, policies: &[PolicySweeps]) -> Res
         policies.len(),
         seeds_phrase(&seeds)
     );
-    page.table(&crate::demand::ranking_table(policies, target, seeds.len()));
+    let table = crate::demand::ranking_table(policies, target, seeds.len());
+    page.table(&table);
     page.section(
         "Against arrived GPU demand",
         &format!(
@@ -420,21 +421,19 @@ fn demand_report(page: &mut Page, target: u32, policies: &[PolicySweeps]) -> Res
         &format!("At {target}% arrived demand"),
         &format!("Bar: the mean over {}; whisker: the smallest to the largest seed; text: the table's cell.", seeds_phrase(&seeds)),
     );
-    let table = crate::demand::ranking_table(policies, target, seeds.len());
     for (col_idx, metric) in target_metrics().iter().enumerate() {
         let bars = policies
             .iter()
             .enumerate()
             .map(|(idx, p)| {
-                let values: Vec<f64> = p.runs.iter().filter_map(|r| r.at_target()).map(metric.value).collect();
                 let spread = at_target(&p.runs, metric.value);
                 Bar {
                     label: p.policy.clone(),
                     color: chart::color(idx),
                     mean: spread.mean,
-                    min: values.iter().copied().fold(f64::INFINITY, f64::min).min(spread.mean),
-                    max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max).max(spread.mean),
-                    text: table.rows[idx].get(col_idx + 2).cloned().unwrap_or_default(),
+                    min: spread.min,
+                    max: spread.max,
+                    text: table.rows[idx][col_idx + 2].clone(),
                 }
             })
             .collect();
@@ -485,15 +484,14 @@ fn ordered_resources<'a>(timelines: &[&'a Timeline]) -> Vec<&'a str> {
 
 /// One line per policy from its first run's timeline, where `pick` finds the values.
 fn per_policy<'a>(
-    firsts: &'a [Summary],
+    firsts: &[(usize, &'a Summary)],
     pick: impl Fn(&'a Timeline) -> Option<(&'a Vec<f64>, &'a Vec<f64>)>,
     time: TimeUnit,
     factor: f64,
 ) -> Vec<Line> {
     firsts
         .iter()
-        .enumerate()
-        .filter_map(|(idx, s)| {
+        .filter_map(|&(idx, s)| {
             let (t, v) = pick(&s.timeline)?;
             Some(series(&s.policy, chart::color(idx), t, v, time, factor))
         })

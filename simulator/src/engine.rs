@@ -315,8 +315,8 @@ struct Simulation<'r> {
 struct FragmentationTotals {
     /// The cluster state measured last, if any.
     generation: Option<u64>,
-    /// Per node (by id): its fragmented and idle milli-GPU, fixed point.
-    per_node: Vec<(i128, i128)>,
+    /// Per node (by id): the node generation measured, its fragmented and idle milli-GPU (fixed point).
+    per_node: Vec<(u64, i128, i128)>,
     fragmented: i128,
     idle: i128,
     capacity_milli: i64,
@@ -342,21 +342,26 @@ impl FragmentationTotals {
         match changed {
             Some(nodes) => {
                 for id in nodes {
+                    // The journal names a node once per change; its generation says whether it is done.
+                    let generation = cluster.node_generation(id);
+                    if self.per_node[id.index()].0 == generation {
+                        continue;
+                    }
                     let (fragmented, idle) = of(id);
                     let old = &mut self.per_node[id.index()];
-                    self.fragmented += fragmented - old.0;
-                    self.idle += idle - old.1;
-                    *old = (fragmented, idle);
+                    self.fragmented += fragmented - old.1;
+                    self.idle += idle - old.2;
+                    *old = (generation, fragmented, idle);
                 }
             }
             None => {
                 *self = FragmentationTotals::default();
                 for &id in cluster.node_order() {
                     if self.per_node.len() <= id.index() {
-                        self.per_node.resize(id.index() + 1, (0, 0));
+                        self.per_node.resize(id.index() + 1, (0, 0, 0));
                     }
                     let (fragmented, idle) = of(id);
-                    self.per_node[id.index()] = (fragmented, idle);
+                    self.per_node[id.index()] = (cluster.node_generation(id), fragmented, idle);
                     self.fragmented += fragmented;
                     self.idle += idle;
                     self.capacity_milli += capacity_milli(&cluster.node(id).node);

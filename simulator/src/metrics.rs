@@ -107,16 +107,17 @@ impl Histogram {
     /// Summary statistics, in seconds.
     pub fn distribution(&self) -> Distribution {
         let s = |v: u64| v as f64 / SECOND as f64;
+        // Every percent at once (one sort); p50, p90 and p99 are among them (k / 100 is the literal 0.k).
         let levels: Vec<f64> = (0..=100).map(|p| f64::from(p) / 100.0).collect();
-        let percentiles = if self.n == 0 { Vec::new() } else { self.quantiles(&levels).into_iter().map(s).collect() };
+        let percentiles: Vec<f64> = self.quantiles(&levels).into_iter().map(s).collect();
         Distribution {
             count: self.n,
             mean: if self.n == 0 { 0.0 } else { (self.sum / u128::from(self.n)) as f64 / SECOND as f64 },
-            p50: s(self.quantile(0.5)),
-            p90: s(self.quantile(0.9)),
-            p99: s(self.quantile(0.99)),
+            p50: percentiles[50],
+            p90: percentiles[90],
+            p99: percentiles[99],
             max: s(self.max),
-            percentiles,
+            percentiles: if self.n == 0 { Vec::new() } else { percentiles },
         }
     }
 }
@@ -393,6 +394,7 @@ mod tests {
         assert_eq!((d.percentiles[0], d.percentiles[50], d.percentiles[99], d.percentiles[100]), (1.0, d.p50, d.p99, d.max));
         assert!(d.percentiles.windows(2).all(|w| w[0] <= w[1]));
         assert!(Histogram::default().distribution().percentiles.is_empty());
+        assert_eq!((0.5, 0.9, 0.99), (50.0 / 100.0, 90.0 / 100.0, 99.0 / 100.0));
     }
 
     /// A timeline of `n` samples `(t, t, 2t, t/10)` of one resource, finished.
